@@ -1,0 +1,42 @@
+"""bentonb: from a notebook model to a versioned, fast, shareable prediction service.
+
+    import bentonb
+    from bentonb.adapters import DataframeInput
+    from bentonb.artifact import SklearnModelArtifact
+
+    @bentonb.env(infer_pip_packages=True)
+    @bentonb.artifacts([SklearnModelArtifact('model')])
+    class IrisClassifier(bentonb.BentoService):
+        @bentonb.api(input=DataframeInput(), batch=True)
+        def predict(self, df):
+            return self.artifacts.model.predict(df)
+
+Frameworks (pandas, torch, spacy, ...) are imported only when used.
+"""
+
+__version__ = "0.1.0"
+
+from bentonb.bundle.source import record_service_source  # noqa: E402
+from bentonb.errors import BentonbError  # noqa: E402
+from bentonb.service import BentoService, api, artifacts, env  # noqa: E402
+from bentonb.store import LocalStore, load  # noqa: E402
+
+
+def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
+    """``%load_ext bentonb``: register the notebook magics."""
+    from bentonb.notebook.magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+__all__ = [
+    "BentoService",
+    "BentonbError",
+    "LocalStore",
+    "__version__",
+    "api",
+    "artifacts",
+    "env",
+    "load",
+    "record_service_source",
+]

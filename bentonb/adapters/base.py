@@ -1,0 +1,237 @@
+"""The common shape of input and output adapters.
+
+An input adapter turns one request (HTTP, CLI or a Python value) into the
+Python value the API function works on, and merges many such values into one
+batch. An output adapter turns the function's result back into a response.
+Adapters are framework-free: the server hands them a plain :class:`HttpRequest`.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from bentonb.errors import BadInput, InvalidArgument, UnsupportedMediaType
+
+_INPUTS: dict[str, type[BaseInputAdapter]] = {}
+_OUTPUTS: dict[str, type[BaseOutputAdapter]] = {}
+
+
+@dataclass
+class HttpRequest:
+    """A transport-neutral HTTP request: what an adapter needs, nothing more."""
+
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def header(self, name: str, default: str = "") -> str:
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return default
+
+    @property
+    def media_type(self) -> str:
+        """The Content-Type without parameters, lowercased (``""`` when absent)."""
+        return self.header("Content-Type").split(";")[0].strip().lower()
+
+    @property
+    def charset(self) -> str:
+        for part in self.header("Content-Type").split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                return value.strip('"')
+        return "utf-8"
+
+
+@dataclass
+class HttpResponse:
+    """What an output adapter produces for one request."""
+
+    body: bytes
+    content_type: str = "application/json"
+    status: int = 200
+
+
+def parse_json(data: bytes | str, what: str = "request body") -> Any:
+    """Parse JSON, turning a syntax error into a :class:`BadInput` naming line and column."""
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{what} is not valid UTF-8 text: {exc.reason}") from exc
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+
+
+def multipart_files(request: HttpRequest) -> list[tuple[str, str | None, bytes]]:
+    """Return ``(field name, file name, content)`` for every part of a multipart body."""
+    header = f"Content-Type: {request.header('Content-Type')}\r\n\r\n".encode("latin-1")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + request.body)
+    if not message.is_multipart():
+        raise BadInput("multipart body could not be parsed: missing or wrong boundary")
+    parts = []
+    for part in message.iter_parts():
+        content = part.get_payload(decode=True) or b""
+        parts.append((part.get_param("name", header="content-disposition") or "",
+                      part.get_filename(), content))
+    if not parts:
+        raise BadInput("multipart body has no parts")
+    return parts
+
+
+def read_cli_input(value: str) -> tuple[bytes, str | None]:
+    """Return the bytes named by a CLI ``--input`` and the file suffix when it is a file.
+
+    As in the tutorials, ``--input`` is either the data itself or the path of
+    an existing file (``--input=./iris_data.csv``, ``--input=dog.jpg``).
+    """
+    try:
+        path = Path(value).expanduser()
+        if len(value) < 4096 and path.is_file():
+            return path.read_bytes(), path.suffix.lower()
+    except OSError:
+        pass
+    return value.encode("utf-8"), None
+
+
+class BaseInputAdapter:
+    """Turns requests into the Python values an API function receives.
+
+    Subclasses set ``media_types`` and implement :meth:`from_http`,
+    :meth:`from_bytes` and :meth:`example`; the rest has working defaults.
+    """
+
+    #: Content types :meth:`from_http` reads; the first is the documented one.
+    media_types: ClassVar[tuple[str, ...]] = ("application/json",)
+    #: True when one request carries many items (a DataFrame of N rows counts N).
+    items_are_rows: ClassVar[bool] = False
+    #: True when the API is a batch API whatever its ``batch=`` says.
+    always_batch: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("Base"):
+            _INPUTS[cls.__name__] = cls
+
+    @property
+    def type_name(self) -> str:
+        return type(self).__name__
+
+    def config(self) -> dict[str, Any]:
+        """The adapter's options, as recorded in the bundle manifest."""
+        return {}
+
+    def check_media_type(self, request: HttpRequest) -> None:
+        media = request.media_type
+        if media and media not in self.media_types and not self._accepts_prefix(media):
+            raise UnsupportedMediaType(
+                f"{self.type_name} does not read Content-Type '{media}'; "
+                f"send one of: {', '.join(self.media_types)}"
+            )
+
+    def _accepts_prefix(self, media: str) -> bool:
+        return any(t.endswith("/*") and media.startswith(t[:-1]) for t in self.media_types)
+
+    def from_http(self, request: HttpRequest) -> Any:
+        """Turn one HTTP request into one request's value."""
+        self.check_media_type(request)
+        return self.from_bytes(request.body, request.media_type)
+
+    def from_bytes(self, data: bytes, media_type: str = "") -> Any:
+        raise NotImplementedError
+
+    def from_cli(self, value: str, fmt: str | None = None) -> Any:
+        """Turn a CLI ``--input`` (data or a file path) into one request's value."""
+        data, suffix = read_cli_input(value)
+        return self.from_bytes(data, self._media_for_format(fmt or (suffix or "").lstrip(".")))
+
+    def _media_for_format(self, fmt: str) -> str:
+        return {"json": "application/json", "jsonl": "application/json", "csv": "text/csv",
+                "txt": "text/plain"}.get(fmt, "")
+
+    def from_python(self, value: Any) -> Any:
+        """Normalise a value given in Python to what an HTTP request would give."""
+        return value
+
+    def count(self, value: Any) -> int:
+        """How many items one request's value holds."""
+        return len(value) if self.items_are_rows else 1
+
+    def merge(self, values: Sequence[Any]) -> Any:
+        """Merge many requests' values into the batch a batch API function receives."""
+        return list(values)
+
+    def example(self) -> str:
+        """A valid request body for this adapter, as text (used in docs and the UI)."""
+        return "{}"
+
+    def openapi_request(self) -> dict[str, Any]:
+        """The OpenAPI ``requestBody.content`` mapping for this adapter."""
+        return {self.media_types[0]: {"schema": {"type": "object"}}}
+
+
+class BaseOutputAdapter:
+    """Turns an API function's result for one request into a response."""
+
+    media_type: ClassVar[str] = "application/json"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("Base"):
+            _OUTPUTS[cls.__name__] = cls
+
+    @property
+    def type_name(self) -> str:
+        return type(self).__name__
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    def validate(self, value: Any) -> Any:
+        """Check (and possibly convert) one request's result before it is sent."""
+        return value
+
+    def to_http(self, value: Any) -> HttpResponse:
+        raise NotImplementedError
+
+    def to_cli(self, value: Any) -> str:
+        return self.to_http(value).body.decode("utf-8")
+
+    def openapi_response(self) -> dict[str, Any]:
+        return {self.media_type: {"schema": {}}}
+
+
+def input_adapter(spec: Any) -> BaseInputAdapter:
+    """Accept an adapter instance, an adapter class, or a registered name."""
+    return _resolve(spec, _INPUTS, BaseInputAdapter, "input")
+
+
+def output_adapter(spec: Any) -> BaseOutputAdapter:
+    return _resolve(spec, _OUTPUTS, BaseOutputAdapter, "output")
+
+
+def _resolve(spec: Any, registry: dict[str, type], base: type, role: str) -> Any:
+    if isinstance(spec, base):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, base):
+        return spec()
+    if isinstance(spec, str) and spec in registry:
+        return registry[spec]()
+    raise InvalidArgument(
+        f"{role}= must be an {role} adapter such as {', '.join(sorted(registry))}; "
+        f"got {spec!r}"
+    )
+
+
+def registered_inputs() -> dict[str, type[BaseInputAdapter]]:
+    return dict(_INPUTS)

@@ -1,0 +1,1 @@
+"""Tutorial-compatible import paths, one module per framework."""

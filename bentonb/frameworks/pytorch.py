@@ -1,0 +1,5 @@
+"""Tutorial-compatible path: ``from bentonb.frameworks.pytorch import PytorchModelArtifact``."""
+
+from bentonb.artifacts.pytorch import PytorchModelArtifact
+
+__all__ = ["PytorchModelArtifact"]
