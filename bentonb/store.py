@@ -129,12 +129,18 @@ class LocalStore:
         known = [b.tag for b in self.list()] + [f"{n}:latest" for n in self.names()]
         raise NotFound(f"unknown tag '{tag}' in store {self.home}{did_you_mean(tag, known)}")
 
+    def select(self, tag: str) -> list[StoredBundle]:
+        """The bundles a tag names: one version, or every version for a bare ``Name``."""
+        name, version = parse_tag(tag)
+        if version is None and ":" not in tag:
+            bundles = self._versions(name)
+            if bundles:
+                return bundles
+        return [self.get(tag)]
+
     def delete(self, tag: str) -> list[StoredBundle]:
         """Delete one version, or every version of ``Name`` when the tag has none."""
-        name, version = parse_tag(tag)
-        doomed = [self.get(tag)] if version or ":" in tag else self._versions(name)
-        if not doomed:
-            self.get(tag)  # raises NotFound with a suggestion
+        doomed = self.select(tag)
         for bundle in doomed:
             trash = bundle.path.with_name(f".del-{bundle.path.name}")
             os.rename(bundle.path, trash)
@@ -212,7 +218,7 @@ def resolve(tag_or_path: str | Path, store: LocalStore | None = None) -> Path:
         if not (path / MANIFEST_FILE).is_file():
             raise BundleError(f"{path} is not a bentonb bundle: it has no {MANIFEST_FILE}")
         return path
-    if "/" in text or os.sep in text or text.startswith("."):
+    if ":" not in text and ("/" in text or os.sep in text or text.startswith(".")):
         raise NotFound(f"no bundle directory at {path}")
     return (store or LocalStore()).get(text).path
 

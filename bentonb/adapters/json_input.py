@@ -8,6 +8,10 @@ from bentonb.adapters.base import BaseInputAdapter, HttpRequest, parse_json
 from bentonb.errors import BadInput, InvalidArgument
 
 
+#: Where nested pydantic schemas live once hoisted into an OpenAPI document.
+SCHEMA_REF = "#/components/schemas/{model}"
+
+
 def pydantic_errors(exc: Any) -> str:
     """One line per pydantic validation error: ``field.path: message``."""
     lines = []
@@ -60,13 +64,13 @@ class JsonInput(BaseInputAdapter):
         if self.pydantic_model is not None:
             import json
 
-            schema = self.pydantic_model.model_json_schema()
+            schema = self.pydantic_model.model_json_schema(ref_template=SCHEMA_REF)
             return json.dumps({name: _example_value(prop)
                                for name, prop in schema.get("properties", {}).items()})
         return '{"text": "I am driving BMW"}'
 
     def openapi_request(self) -> dict[str, Any]:
-        schema = (self.pydantic_model.model_json_schema() if self.pydantic_model is not None
+        schema = (self.pydantic_model.model_json_schema(ref_template=SCHEMA_REF) if self.pydantic_model is not None
                   else {"type": "object"})
         return {"application/json": {"schema": schema}}
 

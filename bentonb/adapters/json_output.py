@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from bentonb.adapters.base import BaseOutputAdapter, HttpResponse
-from bentonb.adapters.json_input import check_pydantic_model, pydantic_errors
+from bentonb.adapters.json_input import SCHEMA_REF, check_pydantic_model, pydantic_errors
 from bentonb.errors import OutputError
 
 def to_jsonable(value: Any) -> Any:
@@ -80,5 +80,5 @@ class JsonOutput(BaseOutputAdapter):
         return HttpResponse(body.encode("utf-8"), "application/json")
 
     def openapi_response(self) -> dict[str, Any]:
-        schema = self.pydantic_model.model_json_schema() if self.pydantic_model else {}
+        schema = self.pydantic_model.model_json_schema(ref_template=SCHEMA_REF) if self.pydantic_model else {}
         return {"application/json": {"schema": schema}}

@@ -33,6 +33,8 @@ class NumpyInput(BaseInputAdapter):
         try:
             array = np.asarray(value, dtype=self.dtype)
         except (ValueError, TypeError) as exc:
+            if "inhomogeneous" in str(exc):
+                raise BadInput("JSON array is ragged: its rows have different lengths") from exc
             raise BadInput(f"JSON cannot be read as an array"
                            f"{' of ' + self.dtype if self.dtype else ''}: {exc}") from exc
         if array.dtype == object:

@@ -1,0 +1,28 @@
+# make demo  - set everything up, then train, pack, save and serve the iris classifier
+# make test  - set everything up, then run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import bentonb, sklearn, torch, spacy, xgboost, keras"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/python -m bentonb.demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check bentonb tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

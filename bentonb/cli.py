@@ -1,0 +1,158 @@
+"""The ``bentonb`` command: manage, run and ship saved bundles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bentonb.errors import BentonbError
+
+
+class _Group(click.Group):
+    """Turns bentonb's own errors into one-line messages and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BentonbError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _store():
+    from bentonb.store import LocalStore
+
+    return LocalStore()
+
+
+def parse_labels(value: str | None) -> dict[str, str]:
+    """``k=v,k2=v2`` -> dict; a malformed pair is a BadParameter naming it."""
+    labels: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in (value or "").split(","))):
+        key, sep, val = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"'{pair}' is not key=value (e.g. --labels stage=dev)")
+        labels[key.strip()] = val.strip()
+    return labels
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bentonb")
+def main() -> None:
+    """bentonb: versioned bundles and fast prediction services for notebook models."""
+
+
+@main.command("list")
+@click.option("--labels", help="Only bundles with these labels: k=v,k2=v2.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@click.argument("name", required=False)
+def list_command(labels: str | None, output: str, name: str | None) -> None:
+    """List saved bundles (of NAME), oldest first."""
+    bundles = _store().list(name, parse_labels(labels))
+    if output == "json":
+        click.echo(json.dumps([{"tag": b.tag, "path": str(b.path), "created_at":
+                                b.manifest.created_at, "labels": b.manifest.labels,
+                                "apis": [a.name for a in b.manifest.apis],
+                                "artifacts": [a.type for a in b.manifest.artifacts]}
+                               for b in bundles], indent=2))
+        return
+    rows = [("TAG", "APIS", "ARTIFACTS", "LABELS", "CREATED")]
+    for b in bundles:
+        m = b.manifest
+        rows.append((b.tag, ",".join(f"{a.name}<{a.input_type}>" for a in m.apis),
+                     ",".join(f"{a.name}<{a.type}>" for a in m.artifacts),
+                     ",".join(f"{k}={v}" for k, v in m.labels.items()), m.created_at[:19]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@main.command()
+@click.argument("tag")
+@click.option("--print-location", is_flag=True, help="Print the bundle's directory.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the requested value.")
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
+def get(tag: str, print_location: bool, quiet: bool, output: str) -> None:
+    """Show a bundle's manifest (or its location)."""
+    bundle = _store().get(tag)
+    if print_location:
+        click.echo(str(bundle.path) if quiet else f"{bundle.tag}: {bundle.path}")
+        return
+    data = bundle.manifest.to_dict()
+    if output == "json":
+        click.echo(json.dumps(data, indent=2))
+    else:
+        import yaml
+
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+
+
+@main.command()
+@click.argument("tag")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(tag: str, yes: bool) -> None:
+    """Delete a bundle version (or every version of NAME)."""
+    store = _store()
+    targets = store.select(tag)
+    if not yes:
+        click.confirm(f"Delete {', '.join(b.tag for b in targets)}?", abort=True)
+    for bundle in store.delete(tag):
+        click.echo(f"deleted {bundle.tag}")
+
+
+@main.command()
+@click.argument("target")
+@click.argument("api_name", metavar="API")
+@click.option("--input", "input_value", help="The input: data, or the path of a file.")
+@click.option("--input-file", type=click.Path(dir_okay=False),
+              help="A file to read the input from (CSV, JSON, image...).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]),
+              help="How to read --input when it is data (default: detect).")
+def run(target: str, api_name: str, input_value: str | None, input_file: str | None,
+        fmt: str | None) -> None:
+    """Call API of a bundle (TAG or directory) once and print the answer."""
+    from bentonb.store import load
+
+    if (input_value is None) == (input_file is None):
+        raise click.UsageError("give exactly one of --input and --input-file")
+    if input_file is not None and not Path(input_file).is_file():
+        raise click.BadParameter(f"no such file: {input_file}", param_hint="--input-file")
+    service = load(target)
+    api = service.get_inference_api(api_name)
+    value = api.input_adapter.from_cli(input_file or input_value, fmt)
+    result = api.run_batch([value])[0]
+    click.echo(api.output_adapter.to_cli(result))
+
+
+@main.command("export")
+@click.argument("tag")
+@click.argument("file", type=click.Path(dir_okay=True))
+def export_command(tag: str, file: str) -> None:
+    """Write bundle TAG to FILE (.tar.gz) to move it to another machine."""
+    path = _store().export(tag, file)
+    click.echo(f"exported {tag} to {path}")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_command(file: str) -> None:
+    """Add the bundle in FILE (made by `bentonb export`) to the store."""
+    bundle = _store().import_(file)
+    click.echo(f"imported {bundle.tag} to {bundle.path}")
+
+
+@main.command()
+@click.argument("target")
+def openapi(target: str) -> None:
+    """Print the OpenAPI document of a bundle (TAG or directory)."""
+    from bentonb.server.openapi import openapi_spec
+    from bentonb.store import load
+
+    click.echo(json.dumps(openapi_spec(load(target)), indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
