@@ -19,6 +19,7 @@ demo: setup
 	$(BIN)/python -m bentonb.demo
 
 test: setup
+	$(BIN)/ruff check bentonb tests bench
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -8,7 +8,7 @@ import pytest
 
 import bentonb
 from bentonb import BentoService, api, artifacts, env
-from bentonb.adapters import DataframeInput, ImageInput, JsonInput
+from bentonb.adapters import ImageInput, JsonInput
 from bentonb.artifact import JSONArtifact, PickleArtifact, SklearnModelArtifact
 from bentonb.errors import ArtifactNotPacked, ArtifactTypeError, InvalidArgument, NotFound
 

@@ -7,7 +7,6 @@ from typing import Any
 from bentonb.adapters.base import BaseInputAdapter, HttpRequest, parse_json
 from bentonb.errors import BadInput, InvalidArgument
 
-
 #: Where nested pydantic schemas live once hoisted into an OpenAPI document.
 SCHEMA_REF = "#/components/schemas/{model}"
 
@@ -70,8 +69,9 @@ class JsonInput(BaseInputAdapter):
         return '{"text": "I am driving BMW"}'
 
     def openapi_request(self) -> dict[str, Any]:
-        schema = (self.pydantic_model.model_json_schema(ref_template=SCHEMA_REF) if self.pydantic_model is not None
-                  else {"type": "object"})
+        if self.pydantic_model is None:
+            return {"application/json": {"schema": {"type": "object"}}}
+        schema = self.pydantic_model.model_json_schema(ref_template=SCHEMA_REF)
         return {"application/json": {"schema": schema}}
 
 

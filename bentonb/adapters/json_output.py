@@ -12,6 +12,7 @@ from bentonb.adapters.base import BaseOutputAdapter, HttpResponse
 from bentonb.adapters.json_input import SCHEMA_REF, check_pydantic_model, pydantic_errors
 from bentonb.errors import OutputError
 
+
 def to_jsonable(value: Any) -> Any:
     """Convert numpy, pandas, pydantic, dataclass and date values to plain JSON types."""
     if value is None or isinstance(value, (str, bool, int, float)):
@@ -80,5 +81,6 @@ class JsonOutput(BaseOutputAdapter):
         return HttpResponse(body.encode("utf-8"), "application/json")
 
     def openapi_response(self) -> dict[str, Any]:
-        schema = self.pydantic_model.model_json_schema(ref_template=SCHEMA_REF) if self.pydantic_model else {}
+        schema = (self.pydantic_model.model_json_schema(ref_template=SCHEMA_REF)
+                  if self.pydantic_model else {})
         return {"application/json": {"schema": schema}}

@@ -31,7 +31,9 @@ def is_instance_of(obj: Any, module: str, *names: str) -> bool:
 
 def type_name(obj: Any) -> str:
     cls = type(obj)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class BaseArtifact:
@@ -122,7 +124,8 @@ class BaseArtifact:
         if self.framework_module is None:
             return None
         module = importlib.import_module(self.framework_module)
-        return getattr(module, "__version__", None)
+        version = getattr(module, "__version__", None)
+        return str(version) if version is not None else None
 
 
 def artifact_class(type_name: str) -> type[BaseArtifact]:

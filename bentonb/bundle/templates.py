@@ -47,7 +47,8 @@ COPY . /bundle
 USER bentonb
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \\
-    CMD python -c "import os,urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '5000'), timeout=4)"
+    CMD python -c "import os, urllib.request as u; \
+u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '5000'), timeout=4)"
 ENTRYPOINT ["/bundle/docker-entrypoint.sh"]
 """
 
