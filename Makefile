@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import bentonb, sklearn, torch, spacy, xgboost, keras"
+	KERAS_BACKEND=torch $(BIN)/python -c "import bentonb, sklearn, torch, spacy, xgboost, keras"
 	touch $(STAMP)
 
 setup: $(STAMP)
