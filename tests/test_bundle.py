@@ -48,8 +48,8 @@ def test_save_writes_the_documented_layout(iris_service, store_home):
     (art,) = manifest.artifacts
     import sklearn
 
-    assert (art.name, art.type, art.framework_version) == \
-        ("model", "SklearnModelArtifact", sklearn.__version__)
+    assert (art.name, art.type, art.framework, art.framework_version) == \
+        ("model", "SklearnModelArtifact", "scikit-learn", sklearn.__version__)
     assert "FROM python:3.11-slim" in (path / "Dockerfile").read_text()
 
 

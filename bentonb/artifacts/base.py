@@ -39,6 +39,8 @@ def type_name(obj: Any) -> str:
 class BaseArtifact:
     """A named slot in a service for one model of one framework."""
 
+    #: The framework's name as recorded in the manifest ("scikit-learn").
+    framework: ClassVar[str] = "python"
     #: What the artifact accepts, as shown in errors ("a scikit-learn estimator").
     expected: ClassVar[str] = "an object"
     #: Import names whose installed distributions go into requirements.txt.

@@ -10,6 +10,7 @@ from bentonb.artifacts.base import BaseArtifact
 
 
 class JSONArtifact(BaseArtifact):
+    framework = "json"
     expected = "a JSON-serialisable object (dict, list, str, number, bool, None)"
 
     def is_model(self, obj: Any) -> bool:

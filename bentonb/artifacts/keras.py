@@ -15,6 +15,7 @@ from bentonb.artifacts.base import BaseArtifact, is_instance_of
 
 
 class KerasModelArtifact(BaseArtifact):
+    framework = "keras"
     expected = "a Keras model (keras.Model)"
     modules = ("keras",)
     framework_module = "keras"

@@ -11,6 +11,7 @@ from bentonb.artifacts.by_value import pickle_local_modules_by_value
 
 
 class PickleArtifact(BaseArtifact):
+    framework = "cloudpickle"
     expected = "any picklable object"
     modules = ("cloudpickle",)
 

@@ -15,6 +15,7 @@ from bentonb.artifacts.by_value import pickle_local_modules_by_value
 
 
 class PytorchModelArtifact(BaseArtifact):
+    framework = "pytorch"
     expected = "a PyTorch model (torch.nn.Module or a TorchScript module)"
     modules = ("torch", "cloudpickle")
     framework_module = "torch"

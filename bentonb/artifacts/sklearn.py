@@ -9,6 +9,7 @@ from bentonb.artifacts.base import BaseArtifact, is_instance_of
 
 
 class SklearnModelArtifact(BaseArtifact):
+    framework = "scikit-learn"
     expected = "a scikit-learn estimator (sklearn.base.BaseEstimator)"
     modules = ("sklearn", "joblib")
     framework_module = "sklearn"

@@ -9,6 +9,7 @@ from bentonb.artifacts.base import BaseArtifact, is_instance_of
 
 
 class SpacyModelArtifact(BaseArtifact):
+    framework = "spacy"
     expected = "a spaCy pipeline (spacy.language.Language)"
     modules = ("spacy",)
     framework_module = "spacy"

@@ -9,6 +9,7 @@ from bentonb.artifacts.base import BaseArtifact, is_instance_of
 
 
 class XgboostModelArtifact(BaseArtifact):
+    framework = "xgboost"
     expected = "an XGBoost model (xgboost.Booster or xgboost.XGBModel)"
     modules = ("xgboost",)
     framework_module = "xgboost"

@@ -31,6 +31,7 @@ class ApiSpec:
 class ArtifactSpec:
     name: str
     type: str
+    framework: str = ""
     framework_version: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)

@@ -74,8 +74,8 @@ def write_bundle(service: Any, target: Path, version: str,
     modules = set()
     for art in service.artifacts:
         options = art.save(package / "artifacts" / art.name)
-        artifact_specs.append(ArtifactSpec(art.name, art.type_name, art.framework_version(),
-                                           dict(art.metadata), options))
+        artifact_specs.append(ArtifactSpec(art.name, art.type_name, art.framework,
+                                           art.framework_version(), dict(art.metadata), options))
         modules.update(art.modules)
 
     spec = service.env
