@@ -146,6 +146,53 @@ def import_command(file: str) -> None:
 
 @main.command()
 @click.argument("target")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), envvar="BENTONB_PORT", default=5000,
+              show_default=True, help="Port (also $BENTONB_PORT).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port, each with its own batcher.")
+@click.option("--enable-microbatch/--disable-microbatch", default=True, show_default=True,
+              help="Group concurrent requests of batch APIs into micro-batches.")
+@click.option("--mb-max-batch-size", type=click.IntRange(min=1),
+              help="Largest micro-batch in items (default: each API's own).")
+@click.option("--mb-max-latency", type=click.FloatRange(min=0, min_open=True),
+              help="Latency bound in ms; slower requests get 503 (default: each API's own).")
+@click.option("--max-request-size", type=click.FloatRange(min=0, min_open=True), default=20,
+              show_default=True, help="Largest request body in MB (larger: 413).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bool,
+          mb_max_batch_size: int | None, mb_max_latency: float | None,
+          max_request_size: float, log_format: str) -> None:
+    """Serve a bundle (TAG or directory) over HTTP until SIGTERM / Ctrl-C."""
+    from bentonb.bundle.loader import load_bundle
+    from bentonb.server.app import MB, ServerConfig
+    from bentonb.server.logs import configure_logging
+    from bentonb.server.runner import run_server
+    from bentonb.store import resolve
+
+    configure_logging(log_format)
+    path = resolve(target)
+    config = ServerConfig(host=host, port=port, enable_microbatch=enable_microbatch,
+                          mb_max_batch_size=mb_max_batch_size, mb_max_latency=mb_max_latency,
+                          max_request_size=int(max_request_size * MB), log_format=log_format)
+
+    def ready(service: Any) -> None:
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        click.echo(f"bentonb serving {service.tag or service.name} at {url} "
+                   f"({workers} worker{'s' if workers > 1 else ''}); docs: {url}/docs",
+                   err=True)
+        api = service.inference_apis[0] if service.inference_apis else None
+        if api is not None:
+            example = api.input_adapter.example() or "@file"
+            click.echo(f"try: curl -X POST -H 'Content-Type: {api.input_adapter.media_types[0]}' "
+                       f"--data '{example}' {url}/{api.route}", err=True)
+
+    sys.exit(run_server(lambda: load_bundle(path), config, workers, ready))
+
+
+@main.command()
+@click.argument("target")
 def openapi(target: str) -> None:
     """Print the OpenAPI document of a bundle (TAG or directory)."""
     from bentonb.server.openapi import openapi_spec

@@ -1,4 +1,9 @@
-"""The OpenAPI 3 document of a service, built from its adapters."""
+"""The OpenAPI 3.0 document of a service, built from its adapters.
+
+3.0 rather than 3.1 because the bundled Swagger UI renders 3.0; pydantic's
+JSON Schema is converted (``anyOf [X, null]`` becomes ``nullable``, ``const``
+becomes a one-value ``enum``, nested ``$defs`` move to ``components``).
+"""
 
 from __future__ import annotations
 
@@ -19,17 +24,46 @@ _ERRORS = {
 }
 
 
+def to_openapi30(schema: Any) -> Any:
+    """Convert a JSON Schema (as pydantic writes it) to an OpenAPI 3.0 schema object."""
+    if isinstance(schema, list):
+        return [to_openapi30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: to_openapi30(v) for k, v in schema.items()
+           if k not in ("$defs", "const", "examples", "prefixItems", "$schema")}
+    if "const" in schema:
+        out["enum"] = [schema["const"]]
+    if schema.get("examples"):
+        out["example"] = schema["examples"][0]
+    for key in ("anyOf", "oneOf"):
+        options = out.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            del out[key]
+            if len(rest) == 1 and "$ref" not in rest[0]:
+                out.update(rest[0])
+            else:
+                out[key] = rest
+            out["nullable"] = True
+    if out.get("type") == "null":
+        out.pop("type")
+        out["nullable"] = True
+    return out
+
+
 def _hoist_defs(content: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     """Move pydantic ``$defs`` into ``components.schemas`` (where their refs point)."""
     content = copy.deepcopy(content)
     for media in content.values():
         schema = media.get("schema", {})
-        schemas.update(schema.pop("$defs", {}))
+        schemas.update({k: to_openapi30(v) for k, v in schema.pop("$defs", {}).items()})
+        media["schema"] = to_openapi30(schema)
     return content
 
 
 def openapi_spec(service: Any) -> dict[str, Any]:
-    """Return the OpenAPI 3.1 document for every API of ``service``."""
+    """Return the OpenAPI 3.0 document for every API of ``service``."""
     schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
     error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     paths: dict[str, Any] = {}
@@ -65,7 +99,7 @@ def openapi_spec(service: Any) -> dict[str, Any]:
                                                        "content": {"text/plain": {
                                                            "schema": {"type": "string"}}}}}}}
     return {
-        "openapi": "3.1.0",
+        "openapi": "3.0.3",
         "info": {"title": service.name, "version": service.version or "unsaved",
                  "description": (type(service).__doc__ or "").strip()
                  or f"{service.name} prediction service, served by bentonb."},

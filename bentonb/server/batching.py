@@ -1,0 +1,221 @@
+"""Adaptive micro-batching: one dispatcher per batch API.
+
+The dispatcher keeps a FIFO queue of requests, each with its item count. It
+never waits on a timer: an idle model takes the next request at once, and
+while a batch runs the queue fills, so the next batch leaves the moment the
+model is free, with up to ``max_batch_size`` items. It learns the model's
+batch time as T(n) = a*n + b and refuses at once (503) a request that could
+not finish within ``max_latency``, instead of letting latency grow. When the
+API function raises on a batch, the batch is bisected so that only the
+failing request(s) get the error.
+
+All queue state lives on the event loop's thread; the model runs on the
+dispatcher's own worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from bentonb.errors import Overloaded
+
+#: What a dispatcher reports to metrics: (event, value).
+MetricsHook = Callable[[str, float], None]
+
+
+class LatencyModel:
+    """Fits T(n) = a*n + b by least squares over the most recent batches."""
+
+    def __init__(self, window: int = 64) -> None:
+        self._samples: deque[tuple[int, float]] = deque(maxlen=window)
+        self.a = 0.0
+        self.b = 0.0
+
+    def record(self, n: int, seconds: float) -> None:
+        self._samples.append((n, seconds))
+        self._fit()
+
+    def estimate(self, n: int) -> float:
+        return max(0.0, self.a * n + self.b)
+
+    def _fit(self) -> None:
+        ns = [n for n, _ in self._samples]
+        ts = [t for _, t in self._samples]
+        per_item = sum(ts) / max(1, sum(ns))
+        mean_n, mean_t = sum(ns) / len(ns), sum(ts) / len(ts)
+        var = sum((n - mean_n) ** 2 for n in ns)
+        if var == 0:
+            self.a, self.b = per_item, 0.0
+            return
+        a = sum((n - mean_n) * (t - mean_t) for n, t in self._samples) / var
+        b = mean_t - a * mean_n
+        if a < 0:
+            a, b = 0.0, mean_t
+        elif b < 0:
+            a, b = per_item, 0.0
+        self.a, self.b = a, b
+
+
+@dataclass
+class _Pending:
+    value: Any
+    count: int
+    future: asyncio.Future
+    deadline: float
+
+
+def run_isolating(run_batch: Callable[[list[Any]], list[Any]],
+                  values: list[Any]) -> list[tuple[bool, Any]]:
+    """Run a batch; if it raises, bisect it so only failing requests get an error.
+
+    Returns ``(True, result)`` or ``(False, exception)`` per value, in order.
+    """
+    try:
+        return [(True, r) for r in run_batch(values)]
+    except Exception as exc:  # noqa: BLE001 - the user's function may raise anything
+        if len(values) == 1:
+            return [(False, exc)]
+        mid = len(values) // 2
+        return (run_isolating(run_batch, values[:mid])
+                + run_isolating(run_batch, values[mid:]))
+
+
+class MicroBatchDispatcher:
+    """Groups concurrent requests of one batch API into micro-batches."""
+
+    def __init__(self, run_batch: Callable[[list[Any]], list[Any]], *, name: str,
+                 max_batch_size: int, max_latency_ms: float,
+                 max_queue_items: int | None = None, metrics: MetricsHook | None = None) -> None:
+        self.name = name
+        self.max_batch_size = max_batch_size
+        self.max_latency = max_latency_ms / 1000.0
+        self.max_queue_items = max_queue_items or max(64, max_batch_size * 8)
+        self.model = LatencyModel()
+        self._run_batch = run_batch
+        self._metrics = metrics or (lambda event, value: None)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"bentonb-{name}")
+        self._queue: deque[_Pending] = deque()
+        self._queued_items = 0
+        self._busy_until: float | None = None  # estimated end of the running batch
+
+    @property
+    def queued_items(self) -> int:
+        return self._queued_items
+
+    def estimated_wait(self, count: int, now: float) -> float:
+        """Seconds until a new request of ``count`` items would be answered."""
+        running = max(0.0, self._busy_until - now) if self._busy_until is not None else 0.0
+        items = self._queued_items + count
+        batches = math.ceil(items / self.max_batch_size)
+        return running + self.model.a * items + self.model.b * batches
+
+    async def submit(self, value: Any, count: int) -> Any:
+        """Queue one request and return its result; raise :class:`Overloaded` at once
+        when it cannot be answered within ``max_latency``."""
+        now = time.monotonic()
+        busy = self._busy_until is not None
+        if busy and self._queued_items + count > self.max_queue_items:
+            self._reject()
+            raise Overloaded(f"API '{self.name}' queue is full ({self._queued_items} items "
+                             "waiting); retry later", retry_after=1.0)
+        wait = self.estimated_wait(count, now)
+        if busy and wait > self.max_latency:
+            self._reject()
+            raise Overloaded(
+                f"API '{self.name}' cannot answer within {self.max_latency * 1000:.0f} ms "
+                f"(about {wait * 1000:.0f} ms of work is queued); retry later",
+                retry_after=max(1.0, math.ceil(wait - self.max_latency)))
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(value, count, future, now + self.max_latency))
+        self._queued_items += count
+        self._metrics("queue", self._queued_items)
+        self._dispatch()
+        return await future
+
+    def _reject(self) -> None:
+        self._metrics("rejected", 1)
+
+    def _dispatch(self) -> None:
+        if self._busy_until is not None or not self._queue:
+            return
+        now = time.monotonic()
+        batch: list[_Pending] = []
+        items = 0
+        while self._queue:
+            head = self._queue[0]
+            if batch and items + head.count > self.max_batch_size:
+                break
+            self._queue.popleft()
+            self._queued_items -= head.count
+            if head.future.done():
+                continue  # the client went away
+            if head.deadline < now:
+                head.future.set_exception(Overloaded(
+                    f"API '{self.name}' could not start this request within "
+                    f"{self.max_latency * 1000:.0f} ms; retry later"))
+                self._reject()
+                continue
+            batch.append(head)
+            items += head.count
+        self._metrics("queue", self._queued_items)
+        if not batch:
+            return
+        self._busy_until = now + self.model.estimate(items)
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._executor, self._timed_run, [p.value for p in batch])
+        work.add_done_callback(lambda f: self._finish(batch, items, f))
+
+    def _timed_run(self, values: list[Any]) -> tuple[list[tuple[bool, Any]], float]:
+        start = time.perf_counter()
+        outcomes = run_isolating(self._run_batch, values)
+        return outcomes, time.perf_counter() - start
+
+    def _finish(self, batch: Sequence[_Pending], items: int, work: asyncio.Future) -> None:
+        self._busy_until = None
+        try:
+            outcomes, seconds = work.result()
+        except BaseException as exc:  # the executor itself failed
+            outcomes, seconds = [(False, exc)] * len(batch), None
+        if seconds is not None and all(ok for ok, _ in outcomes):
+            self.model.record(items, seconds)
+            self._metrics("batch", items)
+        for pending, (ok, value) in zip(batch, outcomes):
+            if pending.future.done():
+                continue
+            if ok:
+                pending.future.set_result(value)
+            else:
+                pending.future.set_exception(value)
+        self._dispatch()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class DirectRunner:
+    """No batching: each request is its own call on the API's worker thread."""
+
+    def __init__(self, run_batch: Callable[[list[Any]], list[Any]], *, name: str,
+                 metrics: MetricsHook | None = None) -> None:
+        self.name = name
+        self._run_batch = run_batch
+        self._metrics = metrics or (lambda event, value: None)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"bentonb-{name}")
+
+    queued_items = 0
+
+    async def submit(self, value: Any, count: int) -> Any:
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self._executor, self._run_batch, [value])
+        self._metrics("batch", count)
+        return results[0]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,46 @@
+"""Prometheus metrics of one server, in a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class ServerMetrics:
+    """Requests by API and status, latency, batch sizes, queue depth, rejections."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("bentonb_requests", "Prediction requests answered.",
+                                ["api", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "bentonb_request_duration_seconds", "Time to answer a prediction request.",
+            ["api"], registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.batch_size = Histogram(
+            "bentonb_batch_size", "Items per model call.", ["api"], registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096))
+        self.queue_depth = Gauge("bentonb_queue_depth", "Items waiting for the model.",
+                                 ["api"], registry=self.registry)
+        self.rejected = Counter("bentonb_rejected", "Requests refused with 503 (overload).",
+                                ["api"], registry=self.registry)
+
+    def hook(self, api: str):
+        """A callback for a dispatcher of ``api``: ``hook(event, value)``."""
+        def report(event: str, value: float) -> None:
+            if event == "queue":
+                self.queue_depth.labels(api).set(value)
+            elif event == "batch":
+                self.batch_size.labels(api).observe(value)
+            elif event == "rejected":
+                self.rejected.labels(api).inc(value)
+        return report
+
+    def observe(self, api: str, status: int, seconds: float) -> None:
+        self.requests.labels(api, str(status)).inc()
+        self.latency.labels(api).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

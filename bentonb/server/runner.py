@@ -1,0 +1,119 @@
+"""Run the server as a process: sockets, worker processes, signals, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import functools
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from bentonb.errors import BentonbError
+from bentonb.server.app import MB, ServerConfig, make_app
+from bentonb.server.logs import SERVER
+
+#: How long in-flight requests may take to finish after SIGTERM.
+DRAIN_SECONDS = 30.0
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Bind the listening sockets, or say clearly why not."""
+    try:
+        return bind_sockets(port, host, reuse_port=False)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise BentonbError(f"port {port} on {host} is already in use; stop what holds it "
+                               "or pick another with --port") from None
+        raise BentonbError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def make_http_server(app: Any, config: ServerConfig) -> HTTPServer:
+    # Tornado's own limit is a backstop: handlers answer 413 themselves from the headers.
+    return HTTPServer(app, max_body_size=config.max_request_size + MB, xheaders=True,
+                      idle_connection_timeout=75)
+
+
+async def serve_sockets(service: Any, sockets: list[socket.socket], config: ServerConfig,
+                        on_ready: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then stop accepting, drain, and return."""
+    app = make_app(service, config)
+    server = make_http_server(app, config)
+    server.add_sockets(sockets)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if on_ready:
+        on_ready()
+    await stop.wait()
+    SERVER.info("shutting down: finishing %d request(s) in flight", app.state.in_flight)
+    app.state.shutting_down = True
+    server.stop()
+    drained = await app.state.wait_idle(DRAIN_SECONDS)
+    if not drained:
+        SERVER.warning("gave up waiting for %d request(s)", app.state.in_flight)
+    await server.close_all_connections()
+    app.state.runtime.close()
+
+
+def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: int = 1,
+               on_ready: Callable[[Any], None] | None = None) -> int:
+    """Serve in this process, or in ``workers`` forked processes sharing one port.
+
+    ``load_service`` runs in each serving process (after the fork), so every
+    worker has its own models and its own batcher.
+    """
+    sockets = listen(config.host, config.port)
+    if workers <= 1:
+        service = load_service()
+        ready = functools.partial(on_ready, service) if on_ready else None
+        asyncio.run(serve_sockets(service, sockets, config, ready))
+        return 0
+    return _prefork(load_service, sockets, config, workers, on_ready)
+
+
+def _prefork(load_service: Callable[[], Any], sockets: list[socket.socket],
+             config: ServerConfig, workers: int, on_ready: Callable[[Any], None] | None) -> int:
+    children: list[int] = []
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                service = load_service()
+                ready = functools.partial(on_ready, service) if on_ready and index == 0 \
+                    else None
+                asyncio.run(serve_sockets(service, sockets, config, ready))
+            except BaseException as exc:  # noqa: BLE001 - a child must never return
+                print(f"worker {index} failed: {exc}", file=sys.stderr)
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    failed = 0
+    for child in children:
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        failed += os.waitstatus_to_exitcode(status) != 0
+    return 1 if failed else 0
