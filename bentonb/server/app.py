@@ -84,6 +84,22 @@ class ServiceRuntime:
         self.openapi = json.dumps(openapi_spec(service))
         self.index = index_page(service)
         self.docs = swagger_page(service.name)
+        self.in_flight = 0
+        self.retired = False
+
+    def acquire(self) -> None:
+        self.in_flight += 1
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        if self.retired and self.in_flight == 0:
+            self.close()
+
+    def retire(self) -> None:
+        """Stop taking new requests; close once the ones in flight are answered."""
+        self.retired = True
+        if self.in_flight == 0:
+            self.close()
 
     def close(self) -> None:
         for runner in self.runners.values():
@@ -101,15 +117,17 @@ class ServerState:
         self.shutting_down = False
         self._idle: asyncio.Event | None = None
 
-    def swap(self, service: Any) -> ServiceRuntime:
-        """Serve ``service`` from now on; requests already queued finish on the old one."""
+    def swap(self, service: Any) -> None:
+        """Serve ``service`` from now on; requests in flight finish on the old one."""
         old, self.runtime = self.runtime, ServiceRuntime(service, self.config, self.metrics)
-        return old
+        old.retire()
 
-    def started(self) -> None:
+    def started(self, runtime: ServiceRuntime) -> None:
         self.in_flight += 1
+        runtime.acquire()
 
-    def finished(self) -> None:
+    def finished(self, runtime: ServiceRuntime) -> None:
+        runtime.release()
         self.in_flight -= 1
         if self.in_flight == 0 and self._idle is not None:
             self._idle.set()
@@ -176,12 +194,13 @@ class ApiHandler(BaseHandler):
         self._chunks: list[bytes] = []
         self._size = 0
         self._started = time.perf_counter()
-        self.api = self.state.runtime.apis.get(self.path_args[0])
+        self.runtime = self.state.runtime
+        self.api = self.runtime.apis.get(self.path_args[0])
         if self.api is None:
-            routes = ", ".join(f"/{r}" for r in self.state.runtime.apis)
+            routes = ", ".join(f"/{r}" for r in self.runtime.apis)
             self.write_json_error(404, f"no API at {self.request.path}; APIs: {routes}")
             return
-        self.runner = self.state.runtime.runners[self.api.route]
+        self.runner = self.runtime.runners[self.api.route]
         if self.state.config.api_key and not self._authorized():
             self.set_header("WWW-Authenticate", "Bearer")
             self.write_json_error(401, "missing or wrong API key: send "
@@ -228,7 +247,7 @@ class ApiHandler(BaseHandler):
 
     async def _answer(self, request: HttpRequest) -> None:
         state, api = self.state, self.api
-        state.started()
+        state.started(self.runtime)
         status = 500
         try:
             adapter = api.input_adapter
@@ -266,7 +285,7 @@ class ApiHandler(BaseHandler):
         finally:
             seconds = time.perf_counter() - self._started
             state.metrics.observe(api.name, status, seconds)
-            state.finished()
+            state.finished(self.runtime)
             PREDICTION.info("%s %s %.1fms", api.name, status, seconds * 1000,
                             extra={"api": api.name, "status": status,
                                    "request_id": self.request_id,
