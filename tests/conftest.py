@@ -98,3 +98,21 @@ def iris_service(modules, iris_model):
     """A packed IrisClassifier defined in iris_classifier.py, as in the tutorial."""
     cls = modules.load("iris_classifier", IRIS_SERVICE).IrisClassifier
     return cls().pack("model", iris_model)
+
+
+@pytest.fixture
+def serve():
+    """Start real servers on 127.0.0.1 (a free port each); stopped after the test."""
+    from bentonb.server.app import ServerConfig
+    from bentonb.server.thread import BackgroundServer
+
+    servers = []
+
+    def start(service, **options):
+        server = BackgroundServer(service, ServerConfig(host="127.0.0.1", port=0, **options))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop(timeout=5)

@@ -24,3 +24,11 @@ def bentonb_cli(*args: str, cwd: Path | None = None, input: str | None = None,
     exe = Path(sys.executable).with_name("bentonb")
     return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, input=input)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -207,7 +207,6 @@ class ApiHandler(BaseHandler):
                                        "'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
             return
         limit = self.state.config.max_request_size
-        self.request.connection.set_max_body_size(limit)
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
             self._too_large()
