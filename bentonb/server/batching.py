@@ -96,7 +96,7 @@ class MicroBatchDispatcher:
         self.name = name
         self.max_batch_size = max_batch_size
         self.max_latency = max_latency_ms / 1000.0
-        self.max_queue_items = max_queue_items or max(64, max_batch_size * 8)
+        self.max_queue_items = max_queue_items or max(1000, max_batch_size * 16)
         self.model = LatencyModel()
         self._run_batch = run_batch
         self._metrics = metrics or (lambda event, value: None)

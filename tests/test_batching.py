@@ -1,0 +1,220 @@
+"""Adaptive micro-batching on a real server: right answers under concurrency, bounded
+batches, shedding under overload, isolation of a poison request, a free event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bentonb
+from bentonb.adapters import DataframeInput, JsonInput
+from bentonb.server.batching import LatencyModel, MicroBatchDispatcher
+
+
+class Recorder(bentonb.BentoService):
+    """Answers are a function of the input; every batch's size is recorded."""
+
+    batches: list[int]
+    delay = 0.0
+
+    def __init__(self, delay: float = 0.0, per_item: float = 0.0) -> None:
+        super().__init__()
+        self.batches, self.contents = [], []
+        self.delay, self.per_item = delay, per_item
+        self.lock = threading.Lock()
+
+    def _work(self, n: int) -> None:
+        with self.lock:
+            self.batches.append(n)
+        time.sleep(self.delay + self.per_item * n)
+
+    @bentonb.api(input=JsonInput(), batch=True, mb_max_batch_size=16)
+    def double(self, items):
+        self._work(len(items))
+        self.contents.append([i["id"] for i in items])
+        if any(i.get("poison") for i in items):
+            raise ValueError("poison in batch")
+        return [{"id": i["id"], "double": i["id"] * 2} for i in items]
+
+    @bentonb.api(input=DataframeInput(), mb_max_batch_size=8)
+    def rows(self, df):
+        self._work(len(df))
+        return (df["id"] * 10 + df["j"]).to_numpy()
+
+    @bentonb.api(input=JsonInput())
+    def slow(self, body):
+        time.sleep(body.get("seconds", 0))
+        return "done"
+
+
+def hammer(url: str, payloads: list, workers: int = 32, **kwargs) -> list:
+    local = threading.local()
+
+    def send(payload):
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        start = time.perf_counter()
+        r = session.post(url, json=payload, timeout=30, **kwargs)
+        return r, time.perf_counter() - start
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(send, payloads))
+
+
+def test_latency_model_fits_a_line():
+    model = LatencyModel()
+    for n in (1, 10, 100, 50, 5):
+        model.record(n, 0.002 + 0.001 * n)
+    assert model.a == pytest.approx(0.001, rel=1e-6)
+    assert model.b == pytest.approx(0.002, rel=1e-6)
+    assert model.estimate(20) == pytest.approx(0.022)
+    flat = LatencyModel()
+    flat.record(4, 0.008)
+    assert flat.estimate(8) == pytest.approx(0.016)
+
+
+def test_idle_dispatcher_starts_at_once_without_a_timer():
+    started = []
+
+    def run(values):
+        started.append(time.perf_counter())
+        return values
+
+    async def main():
+        dispatcher = MicroBatchDispatcher(run, name="echo", max_batch_size=10,
+                                          max_latency_ms=1000)
+        begin = time.perf_counter()
+        assert await dispatcher.submit("x", 1) == "x"
+        dispatcher.close()
+        return begin
+
+    begin = asyncio.run(main())
+    assert started[0] - begin < 0.02
+
+
+def test_each_answer_is_its_own_under_concurrency(serve):
+    svc = Recorder(delay=0.005)
+    server = serve(svc)
+    results = hammer(f"{server.url}/double", [{"id": i} for i in range(300)], workers=32)
+    assert [r.status_code for r, _ in results] == [200] * 300
+    assert [r.json() for r, _ in results] == [{"id": i, "double": 2 * i} for i in range(300)]
+    assert max(svc.batches) > 1, "concurrent requests were never batched"
+    assert max(svc.batches) <= 16
+    assert sum(svc.batches) == 300
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(sizes=st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=40))
+def test_row_requests_interleave_and_split_back_in_order(serve_once, sizes):
+    """Property: whatever the mix of request sizes, each request gets exactly its rows'
+    answers, in order; batches never exceed mb_max_batch_size unless one request alone
+    is larger."""
+    server, svc = serve_once
+    svc.batches.clear()
+    payloads = [[{"id": k, "j": j} for j in range(n)] for k, n in enumerate(sizes)]
+    results = hammer(f"{server.url}/rows", payloads, workers=16)
+    for k, ((response, _), n) in enumerate(zip(results, sizes)):
+        assert response.status_code == 200
+        assert response.json() == [k * 10 + j for j in range(n)]
+    assert all(b <= 8 or b in sizes for b in svc.batches)
+    assert sum(svc.batches) == sum(sizes)
+
+
+@pytest.fixture(scope="module")
+def serve_once():
+    from bentonb.server.app import ServerConfig
+    from bentonb.server.thread import BackgroundServer
+
+    svc = Recorder(delay=0.002)
+    server = BackgroundServer(svc, ServerConfig(port=0))
+    yield server, svc
+    server.stop(timeout=5)
+
+
+def test_a_request_larger_than_the_batch_limit_runs_alone_and_whole(serve):
+    svc = Recorder()
+    server = serve(svc)
+    big = [{"id": 1, "j": j} for j in range(30)]
+    r = requests.post(f"{server.url}/rows", json=big, timeout=10)
+    assert r.json() == [10 + j for j in range(30)]
+    assert svc.batches == [30]
+
+
+def test_overload_is_shed_with_503_and_accepted_requests_stay_in_bound(serve):
+    # Capacity ~ 4 items per 40 ms = 100 req/s; 48 closed-loop clients ask for far more.
+    svc = Recorder(delay=0.036, per_item=0.001)
+    bound = 0.25
+    server = serve(svc, mb_max_batch_size=4, mb_max_latency=bound * 1000)
+    hammer(f"{server.url}/double", [{"id": i} for i in range(8)], workers=4)  # warm-up
+    results = hammer(f"{server.url}/double", [{"id": i} for i in range(600)], workers=48)
+    statuses = [r.status_code for r, _ in results]
+    assert set(statuses) <= {200, 503}
+    shed = [r for r, _ in results if r.status_code == 503]
+    ok = [(r, t) for r, t in results if r.status_code == 200]
+    assert shed and len(ok) > 50
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in shed)
+    refused_at_once = [r for r in shed if "cannot answer within 250 ms" in r.json()["error"]]
+    assert len(refused_at_once) > len(shed) / 2
+    assert all("within 250 ms" in r.json()["error"] for r in shed)
+    latencies = sorted(t for _, t in ok)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    assert p99 < bound * 1.6, f"p99 {p99:.3f}s of accepted requests exceeds the bound"
+    for r, _ in ok:
+        assert r.json()["double"] == 2 * r.json()["id"]
+    assert max(svc.batches) <= 4
+    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert f'bentonb_rejected_total{{api="double"}} {float(len(shed))}' in metrics
+    assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def test_a_poison_request_fails_alone(serve):
+    svc = Recorder(delay=0.02)
+    server = serve(svc)
+    payloads = [{"id": i, "poison": i in (7, 23)} for i in range(40)]
+    results = hammer(f"{server.url}/double", payloads, workers=40)
+    for i, (r, _) in enumerate(results):
+        if i in (7, 23):
+            assert r.status_code == 500 and "raised ValueError" in r.json()["error"]
+        else:
+            assert r.status_code == 200 and r.json() == {"id": i, "double": 2 * i}
+    mixed = [c for c in svc.contents if (7 in c or 23 in c) and len(c) > 1]
+    assert mixed, "the poison request was never batched with others"
+
+
+def test_healthz_answers_fast_while_the_model_runs_for_2_seconds(serve):
+    server = serve(Recorder())
+    slow = threading.Thread(target=requests.post, args=(f"{server.url}/slow",),
+                            kwargs={"json": {"seconds": 2}, "timeout": 10})
+    slow.start()
+    time.sleep(0.3)
+    timings = []
+    for _ in range(5):
+        start = time.perf_counter()
+        assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+        timings.append(time.perf_counter() - start)
+    slow.join()
+    assert min(timings) < 0.05 and sorted(timings)[2] < 0.05, timings
+
+
+def test_disabled_microbatch_sends_one_request_per_call(serve):
+    svc = Recorder(delay=0.01)
+    server = serve(svc, enable_microbatch=False)
+    results = hammer(f"{server.url}/double", [{"id": i} for i in range(40)], workers=16)
+    assert all(r.json() == {"id": i, "double": 2 * i} for i, (r, _) in enumerate(results))
+    assert set(svc.batches) == {1}
+
+
+def test_in_process_call_matches_http(serve):
+    svc = Recorder()
+    server = serve(svc)
+    df = pd.DataFrame({"id": [1, 2], "j": [3, 4]})
+    assert svc.rows(df).tolist() == requests.post(
+        f"{server.url}/rows", json=df.to_dict(orient="records"), timeout=5).json()
