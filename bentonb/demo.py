@@ -1,13 +1,19 @@
-"""The bentonb demo: train the iris classifier, pack it, save it, predict with the bundle.
+"""The bentonb demo: train the iris classifier, pack it, save it, serve it, call it.
 
-    python -m bentonb.demo
+    python -m bentonb.demo [--port 5000]
 
-Bundles go to ``$BENTONB_HOME`` (default ``~/bentonb``).
+Bundles go to ``$BENTONB_HOME`` (default ``~/bentonb``). In a terminal the
+server keeps running until Ctrl-C; otherwise it stops after calling itself.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
+import urllib.request
+
+SAMPLE = [[5.1, 3.5, 1.4, 0.2]]
 
 
 def train_iris_classifier():
@@ -18,23 +24,58 @@ def train_iris_classifier():
     return svm.SVC(gamma="scale").fit(iris.data, iris.target)
 
 
+def start_server(service, port: int):
+    """Serve on ``port``, or on a free port (said aloud) when it is taken."""
+    from bentonb.errors import BentonbError
+    from bentonb.server.app import ServerConfig
+    from bentonb.server.thread import BackgroundServer
+
+    try:
+        return BackgroundServer(service, ServerConfig(port=port))
+    except BentonbError as exc:
+        print(f"   {exc}; using a free port instead")
+        return BackgroundServer(service, ServerConfig(port=0))
+
+
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bentonb.demo", description=__doc__)
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args(argv)
+
     import bentonb
     from bentonb.examples.iris_classifier import IrisClassifier
 
-    sample = [[5.1, 3.5, 1.4, 0.2]]
     print("1. training an SVC on the iris data set")
     clf = train_iris_classifier()
     print("2. packing it into IrisClassifier and saving a bundle")
     saved_path = IrisClassifier().pack("model", clf).save()
     print(f"   saved to {saved_path}")
-    print("3. loading the bundle back and predicting")
+    print("3. loading the bundle back and predicting in Python")
     service = bentonb.load(saved_path)
-    prediction = service.predict(sample).tolist()
-    print(f"   {service.tag} predict {sample} -> {prediction}")
-    assert prediction == clf.predict(sample).tolist()
-    print("   same answer from the command line:")
-    print(f"   bentonb run {service.name}:latest predict --input '{sample}'")
+    prediction = service.predict(SAMPLE).tolist()
+    print(f"   {service.tag} predict {SAMPLE} -> {prediction}")
+    assert prediction == clf.predict(SAMPLE).tolist()
+
+    print("4. serving it over HTTP with adaptive micro-batching")
+    server = start_server(service, args.port)
+    url = f"{server.url}/predict"
+    request = urllib.request.Request(url, data=json.dumps(SAMPLE).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.loads(response.read())
+    print(f"   POST {url} {SAMPLE} -> {answer}")
+    assert answer == prediction
+    print("   try it yourself:")
+    print(f"   curl -X POST -H 'Content-Type: application/json' --data '{SAMPLE}' {url}")
+    print(f"   web UI {server.url}/  docs {server.url}/docs")
+    print(f"   or: bentonb run {service.name}:latest predict --input '{SAMPLE}'")
+    if sys.stdin.isatty():
+        print("   serving until Ctrl-C ...")
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            pass
+    server.stop()
     return 0
 
 

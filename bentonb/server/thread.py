@@ -77,6 +77,10 @@ class BackgroundServer:
     def service(self) -> Any:
         return self.app.state.runtime.service
 
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C interrupts the wait)."""
+        self._thread.join()
+
     def stop(self, timeout: float = DRAIN_SECONDS) -> None:
         """Stop accepting, let requests in flight finish, free the port."""
         if not self.running:
