@@ -136,7 +136,8 @@ def test_port_from_environment_and_json_logs(slow_bundle):
     access = [r for r in records if r["logger"] == "bentonb.access" and r["path"] == "/pid"]
     assert access and access[0]["status"] == 200 and access[0]["request_id"] == "req-42"
     prediction = [r for r in records if r["logger"] == "bentonb.prediction"]
-    assert prediction[0]["api"] == "pid" and prediction[0]["request_id"] == "req-42"
+    assert prediction[0]["api"] == "pid" and prediction[0]["request_ids"] == ["req-42"]
+    assert prediction[0]["items"] == 1 and prediction[0]["model_ms"] >= 0
 
 
 @pytest.mark.parametrize("args, message", [

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import json
+import logging
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,13 @@ from bentonb.server.openapi import openapi_spec
 from bentonb.server.pages import index_page, swagger_page
 
 MB = 1024 * 1024
+# Request ids: unique per process start, cheap to make (no syscall per request).
+_ID_PREFIX = os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
 #: Bodies above this size are parsed off the event loop.
 _PARSE_OFF_LOOP_BYTES = 256 * 1024
 
@@ -153,7 +162,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self.state = state
 
     def prepare(self) -> None:
-        self.request_id = self.request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        self.request_id = self.request.headers.get("X-Request-Id") or new_request_id()
         self.set_header("X-Request-Id", self.request_id)
 
     def write_json_error(self, status: int, message: str) -> None:
@@ -172,7 +181,7 @@ class BaseHandler(tornado.web.RequestHandler):
             message = f"{self.request.method} is not allowed on {self.request.path}; " \
                       f"use {allowed}"
         if not hasattr(self, "request_id"):
-            self.request_id = uuid.uuid4().hex
+            self.request_id = new_request_id()
             self.set_header("X-Request-Id", self.request_id)
         self.write_json_error(status_code, message)
 
@@ -244,6 +253,12 @@ class ApiHandler(BaseHandler):
                  for k, vs in self.request.query_arguments.items()}
         await self._answer(HttpRequest(b"", self.request.headers, "GET", query))
 
+    def _log_failure(self, exc: BaseException) -> None:
+        if not getattr(exc, "__bentonb_logged__", False):
+            PREDICTION.error("%s failed for request %s", self.api.name, self.request_id,
+                             exc_info=exc, extra={"api": self.api.name,
+                                                  "request_id": self.request_id})
+
     async def _answer(self, request: HttpRequest) -> None:
         state, api = self.state, self.api
         state.started(self.runtime)
@@ -252,13 +267,13 @@ class ApiHandler(BaseHandler):
             adapter = api.input_adapter
             if len(request.body) > _PARSE_OFF_LOOP_BYTES:
                 value = await asyncio.get_running_loop().run_in_executor(
-                    None, adapter.from_http, request)
+                    None, adapter.parse_http, request)
             else:
-                value = adapter.from_http(request)
+                value = adapter.parse_http(request)
             count = adapter.count(value)
             if count == 0:
                 raise BadInput("request holds no input items")
-            result = await self.runner.submit(value, count)
+            result = await self.runner.submit(value, count, self.request_id)
             response = api.output_adapter.to_http(result)
             status = response.status
             self.set_status(status)
@@ -271,24 +286,17 @@ class ApiHandler(BaseHandler):
         except BentonbError as exc:
             status = exc.status_code
             if status >= 500:
-                PREDICTION.error("API %s failed (request %s)", api.name, self.request_id,
-                                 exc_info=exc)
+                self._log_failure(exc)
                 self.write_json_error(status, f"API '{api.name}' failed: {exc}")
             else:
                 self.write_json_error(status, str(exc))
         except Exception as exc:  # noqa: BLE001 - the user's function may raise anything
-            PREDICTION.error("API %s raised (request %s)", api.name, self.request_id,
-                             exc_info=exc)
+            self._log_failure(exc)
             self.write_json_error(500, f"API '{api.name}' raised {type(exc).__name__}; "
                                        f"see the server log for request {self.request_id}")
         finally:
-            seconds = time.perf_counter() - self._started
-            state.metrics.observe(api.name, status, seconds)
+            state.metrics.observe(api.name, status, time.perf_counter() - self._started)
             state.finished(self.runtime)
-            PREDICTION.info("%s %s %.1fms", api.name, status, seconds * 1000,
-                            extra={"api": api.name, "status": status,
-                                   "request_id": self.request_id,
-                                   "latency_ms": round(seconds * 1000, 2)})
 
 
 class StaticPage(BaseHandler):
@@ -322,13 +330,15 @@ class MetricsHandler(BaseHandler):
 
 
 def _log_access(handler: tornado.web.RequestHandler) -> None:
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return
     request = handler.request
     ms = request.request_time() * 1000
-    ACCESS.info("%s %s %d %.1fms", request.method, request.uri, handler.get_status(), ms,
-                extra={"method": request.method, "path": request.path,
-                       "status": handler.get_status(), "latency_ms": round(ms, 2),
-                       "remote": request.remote_ip,
-                       "request_id": handler._headers.get("X-Request-Id")})
+    status = handler.get_status()
+    ACCESS.info("%s %s %d %.1fms", request.method, request.uri, status, ms,
+                extra={"method": request.method, "path": request.path, "status": status,
+                       "latency_ms": round(ms, 2), "remote": request.remote_ip,
+                       "request_id": getattr(handler, "request_id", None)})
 
 
 def make_app(service: Any, config: ServerConfig | None = None) -> tornado.web.Application:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bentonb.errors import Overloaded
+from bentonb.server.logs import PREDICTION
 
 #: What a dispatcher reports to metrics: (event, value).
 MetricsHook = Callable[[str, float], None]
@@ -69,7 +70,23 @@ class _Pending:
     count: int
     future: asyncio.Future
     deadline: float
+    request_id: str | None
 
+
+def log_call(api: str, request_ids: Sequence[str | None], items: int, seconds: float,
+             outcomes: Sequence[tuple[bool, Any]]) -> None:
+    """One prediction-log line per model call; one error line per failed request."""
+    failed = [(rid, err) for rid, (ok, err) in zip(request_ids, outcomes) if not ok]
+    for rid, err in failed:
+        PREDICTION.error("%s failed for request %s", api, rid, exc_info=err,
+                         extra={"api": api, "request_id": rid})
+        err.__bentonb_logged__ = True
+    if PREDICTION.isEnabledFor(20):
+        PREDICTION.info("%s %d item(s) in %d request(s) %.1fms", api, items, len(request_ids),
+                        seconds * 1000, extra={"api": api, "items": items,
+                                               "request_ids": list(request_ids),
+                                               "failed": len(failed),
+                                               "model_ms": round(seconds * 1000, 2)})
 
 def run_isolating(run_batch: Callable[[list[Any]], list[Any]],
                   values: list[Any]) -> list[tuple[bool, Any]]:
@@ -116,7 +133,7 @@ class MicroBatchDispatcher:
         batches = math.ceil(items / self.max_batch_size)
         return running + self.model.a * items + self.model.b * batches
 
-    async def submit(self, value: Any, count: int) -> Any:
+    async def submit(self, value: Any, count: int, request_id: str | None = None) -> Any:
         """Queue one request and return its result; raise :class:`Overloaded` at once
         when it cannot be answered within ``max_latency``."""
         now = time.monotonic()
@@ -133,7 +150,7 @@ class MicroBatchDispatcher:
                 f"(about {wait * 1000:.0f} ms of work is queued); retry later",
                 retry_after=max(1.0, math.ceil(wait - self.max_latency)))
         future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(value, count, future, now + self.max_latency))
+        self._queue.append(_Pending(value, count, future, now + self.max_latency, request_id))
         self._queued_items += count
         self._metrics("queue", self._queued_items)
         self._dispatch()
@@ -169,13 +186,17 @@ class MicroBatchDispatcher:
             return
         self._busy_until = now + self.model.estimate(items)
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._executor, self._timed_run, [p.value for p in batch])
+        work = loop.run_in_executor(self._executor, self._timed_run, [p.value for p in batch],
+                                    [p.request_id for p in batch], items)
         work.add_done_callback(lambda f: self._finish(batch, items, f))
 
-    def _timed_run(self, values: list[Any]) -> tuple[list[tuple[bool, Any]], float]:
+    def _timed_run(self, values: list[Any], request_ids: list[str | None],
+                   items: int) -> tuple[list[tuple[bool, Any]], float]:
         start = time.perf_counter()
         outcomes = run_isolating(self._run_batch, values)
-        return outcomes, time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        log_call(self.name, request_ids, items, seconds, outcomes)
+        return outcomes, seconds
 
     def _finish(self, batch: Sequence[_Pending], items: int, work: asyncio.Future) -> None:
         self._busy_until = None
@@ -211,11 +232,24 @@ class DirectRunner:
 
     queued_items = 0
 
-    async def submit(self, value: Any, count: int) -> Any:
+    async def submit(self, value: Any, count: int, request_id: str | None = None) -> Any:
         loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(self._executor, self._run_batch, [value])
+        (ok, result), = await loop.run_in_executor(self._executor, self._call, value,
+                                                   request_id, count)
         self._metrics("batch", count)
-        return results[0]
+        if not ok:
+            raise result
+        return result
+
+    def _call(self, value: Any, request_id: str | None,
+              count: int) -> list[tuple[bool, Any]]:
+        start = time.perf_counter()
+        try:
+            outcomes = [(True, self._run_batch([value])[0])]
+        except Exception as exc:  # noqa: BLE001 - reported to the request
+            outcomes = [(False, exc)]
+        log_call(self.name, [request_id], count, time.perf_counter() - start, outcomes)
+        return outcomes
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

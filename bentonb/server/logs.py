@@ -1,9 +1,17 @@
-"""Access and prediction logs through Python logging, as text or JSON lines."""
+"""Access and prediction logs through Python logging, as text or JSON lines.
+
+The access log has one line per request; the prediction log one line per model
+call (with the request ids it answered). Records go through a queue, so the
+event loop never formats or writes a log line itself.
+"""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 
@@ -31,14 +39,48 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+class _EnqueueHandler(logging.handlers.QueueHandler):
+    """Hands records to the writer thread as they are: formatting happens there."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
-    """Send bentonb's logs to stderr in ``text`` or ``json`` format."""
+    """Send bentonb's logs to stderr in ``text`` or ``json`` format, written by a
+    background thread."""
+    global _listener
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    if _listener is not None:
+        _listener.stop()
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler)
+    _listener.start()
     root = logging.getLogger("bentonb")
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_EnqueueHandler(records)]
     root.setLevel(level)
     root.propagate = False
+
+
+def flush_logs() -> None:
+    """Write out every record queued so far; logging goes on."""
+    if _listener is not None:
+        _listener.stop()
+        _listener.start()
+
+
+@atexit.register
+def stop_logging() -> None:
+    """Write out every queued record and stop the writer (at exit, or before a worker
+    process ends)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None

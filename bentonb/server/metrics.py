@@ -26,21 +26,30 @@ class ServerMetrics:
                                  ["api"], registry=self.registry)
         self.rejected = Counter("bentonb_rejected", "Requests refused with 503 (overload).",
                                 ["api"], registry=self.registry)
+        self._children: dict[tuple[str, int], tuple] = {}
 
     def hook(self, api: str):
         """A callback for a dispatcher of ``api``: ``hook(event, value)``."""
+        queue, batch = self.queue_depth.labels(api), self.batch_size.labels(api)
+        rejected = self.rejected.labels(api)
+
         def report(event: str, value: float) -> None:
             if event == "queue":
-                self.queue_depth.labels(api).set(value)
+                queue.set(value)
             elif event == "batch":
-                self.batch_size.labels(api).observe(value)
+                batch.observe(value)
             elif event == "rejected":
-                self.rejected.labels(api).inc(value)
+                rejected.inc(value)
         return report
 
     def observe(self, api: str, status: int, seconds: float) -> None:
-        self.requests.labels(api, str(status)).inc()
-        self.latency.labels(api).observe(seconds)
+        key = (api, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(api, str(status)),
+                                              self.latency.labels(api))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

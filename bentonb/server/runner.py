@@ -17,7 +17,7 @@ from tornado.netutil import bind_sockets
 
 from bentonb.errors import BentonbError
 from bentonb.server.app import MB, ServerConfig, make_app
-from bentonb.server.logs import SERVER
+from bentonb.server.logs import SERVER, stop_logging
 
 #: How long in-flight requests may take to finish after SIGTERM.
 DRAIN_SECONDS = 30.0
@@ -36,7 +36,7 @@ def listen(host: str, port: int) -> list[socket.socket]:
 
 def make_http_server(app: Any, config: ServerConfig) -> HTTPServer:
     # Tornado's own limit is a backstop: handlers answer 413 themselves from the headers.
-    return HTTPServer(app, max_body_size=config.max_request_size + MB, xheaders=True,
+    return HTTPServer(app, max_body_size=config.max_request_size + MB,
                       idle_connection_timeout=75)
 
 
@@ -95,6 +95,7 @@ def _prefork(load_service: Callable[[], Any], sockets: list[socket.socket],
                 print(f"worker {index} failed: {exc}", file=sys.stderr)
                 code = 1
             finally:
+                stop_logging()
                 os._exit(code)
         children.append(pid)
 
