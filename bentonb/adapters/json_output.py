@@ -34,6 +34,8 @@ def to_jsonable(value: Any) -> Any:
         import numpy as np
 
         if isinstance(value, np.ndarray):
+            if value.dtype.kind in "biuf":  # tolist() already gives plain numbers
+                return value.tolist()
             return to_jsonable(value.tolist())
         if isinstance(value, np.generic):
             return value.item()
