@@ -48,7 +48,7 @@ def cifar_net():
             x = self.pool(self.norm4(F.relu(self.conv4(x))))
             x = self.norm5(F.relu(self.conv5(x)))
             x = self.pool(self.norm6(F.relu(self.conv6(x))))
-            x = self.norm7(F.relu(self.fc1(x.view(-1, 256 * 4 * 4))))
+            x = self.norm7(F.relu(self.fc1(x.reshape(-1, 256 * 4 * 4))))
             return self.fc2(x)
 
     torch.manual_seed(0)
@@ -59,7 +59,7 @@ def cifar_batch(images: list) -> "np.ndarray":
     import torch
 
     x = torch.from_numpy(np.stack(images).astype(np.float32) / 255.0).permute(0, 3, 1, 2)
-    return (x - 0.5) / 0.5
+    return ((x - 0.5) / 0.5).contiguous()
 
 
 def png_bytes(seed: int = 0) -> bytes:
