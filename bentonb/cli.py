@@ -191,6 +191,40 @@ def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bo
     sys.exit(run_server(lambda: load_bundle(path), config, workers, ready))
 
 
+def _names(value: str | None) -> list[str] | None:
+    names = [n.strip() for n in (value or "").split(",") if n.strip()]
+    return names or None
+
+
+@main.command()
+@click.argument("target")
+@click.argument("api_name", metavar="API")
+@click.option("--input", "input_path", required=True,
+              help="CSV, Parquet or JSON-lines file(s): a path, a glob or an fsspec URL.")
+@click.option("--output", required=True, help="Where the predictions go.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl"]),
+              help="Output format (default: from --output's name, else parquet).")
+@click.option("--input-format", type=click.Choice(["csv", "parquet", "jsonl"]),
+              help="Input format (default: from the input's name).")
+@click.option("--scheduler", help="A dask.distributed scheduler, e.g. tcp://10.0.0.5:8786 "
+                                   "(default: a local cluster sized to this machine).")
+@click.option("--partition-rows", type=click.IntRange(min=1),
+              help="About this many rows per partition (CSV and JSON lines).")
+@click.option("--columns", help="Input columns the API receives, in order: a,b,c.")
+@click.option("--keep-columns", help="Input columns copied to the output (default: all).")
+@click.option("--max-error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fail only when more than this share of rows failed.")
+def batch(target: str, api_name: str, input_path: str, output: str, fmt: str | None,
+          input_format: str | None, scheduler: str | None, partition_rows: int | None,
+          columns: str | None, keep_columns: str | None, max_error_rate: float) -> None:
+    """Run API of a bundle over big files with Dask, keeping the rows' order."""
+    from bentonb import batch as batch_job
+
+    batch_job.run(target, api_name, input_path, output, format=fmt, input_format=input_format,
+                  scheduler=scheduler, partition_rows=partition_rows, columns=_names(columns),
+                  keep_columns=_names(keep_columns), max_error_rate=max_error_rate)
+
+
 @main.command()
 @click.argument("target")
 def openapi(target: str) -> None:

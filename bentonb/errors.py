@@ -81,6 +81,14 @@ class Overloaded(BentonbError):
         self.retry_after = retry_after
 
 
+class BatchFailed(BentonbError):
+    """An offline batch job failed more rows than ``max_error_rate`` allows."""
+
+    def __init__(self, message: str, summary: object = None) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""``."""
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

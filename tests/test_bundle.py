@@ -318,6 +318,16 @@ class CellService(bentonb.BentoService):
 '''
 
 
+def test_a_class_defined_inside_a_function_is_refused():
+    def make():
+        class Local(bentonb.BentoService):
+            pass
+        return Local
+
+    with pytest.raises(SourceCaptureError, match="inside a function.*top level"):
+        make()().save()
+
+
 def test_class_from_a_notebook_cell_without_recorded_source_says_how_to_fix():
     shell = _ipython()
     try:

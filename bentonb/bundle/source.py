@@ -48,6 +48,10 @@ def capture_source(cls: type) -> CapturedSource:
     recorded = cls.__dict__.get(_SOURCE_ATTR)
     if recorded is not None:
         return CapturedSource(f"{snake_case(cls.__name__)}_service", recorded, {})
+    if "<locals>" in cls.__qualname__:
+        raise SourceCaptureError(
+            f"{cls.__name__} is defined inside a function ({cls.__qualname__}); define the "
+            "service class at the top level of its module so the bundle can import it")
     module = sys.modules.get(cls.__module__)
     path = getattr(module, "__file__", None)
     if not path or not Path(path).is_file() or not path.endswith(".py"):
