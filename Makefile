@@ -19,11 +19,11 @@ demo: setup
 	$(BIN)/python -m bentonb.demo
 
 test: setup
-	$(BIN)/ruff check bentonb tests
+	$(BIN)/ruff check bentonb tests bench
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check bentonb tests
+	$(BIN)/ruff check bentonb tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -37,20 +37,20 @@ class IrisBatch(bentonb.BentoService):
     def predict(self, df):
         return self.artifacts.model.predict(df.to_numpy())
 
-LOOP = """
+LOOP = f"""
 import sys, time, resource
 import joblib, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
 model = joblib.load(sys.argv[1])
 start = time.perf_counter()
 writer = None
 for chunk in pd.read_csv(sys.argv[2], chunksize=1000):
-    out = chunk[["id"]].assign(prediction=model.predict(chunk[{features!r}].to_numpy()))
+    out = chunk[["id"]].assign(prediction=model.predict(chunk[{FEATURES!r}].to_numpy()))
     table = pa.Table.from_pandas(out, preserve_index=False)
     writer = writer or pq.ParquetWriter(sys.argv[3], table.schema)
     writer.write_table(table)
 writer.close()
 print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-""".format(features=FEATURES)
+"""
 
 
 def make_csv(path: Path, rows: int) -> None:
@@ -75,9 +75,9 @@ def main() -> int:
 
     import joblib
     from distributed import Client, LocalCluster
+    from workloads import iris_model
 
     from bentonb import batch
-    from workloads import iris_model
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

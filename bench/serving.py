@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,10 +140,11 @@ def synthetic_ceiling() -> tuple[float, int]:
 
 
 def cifar_ceiling() -> tuple[float, int]:
+    import io
+
     import numpy as np
     import torch
     from PIL import Image
-    import io
 
     net = workloads.cifar_net()
     image = np.asarray(Image.open(io.BytesIO(workloads.png_bytes())).convert("RGB"))
@@ -217,9 +217,9 @@ def start(target: str, scenario: Scenario, bundle: Path, port: int) -> tuple[sub
     else:
         bentoml = ensure_bentoml()
         env["BENTOML_DO_NOT_TRACK"] = "True"
-        proc = subprocess.Popen([str(bentoml), "serve", f"bentoml_services:{scenario.bentoml_class}",
-                                 "--port", str(port), "--host", "127.0.0.1"],
-                                cwd=HERE, env=env, **quiet)
+        service = f"bentoml_services:{scenario.bentoml_class}"
+        proc = subprocess.Popen([str(bentoml), "serve", service, "--port", str(port),
+                                 "--host", "127.0.0.1"], cwd=HERE, env=env, **quiet)
         health = f"http://127.0.0.1:{port}/readyz"
     wait_ready(health, proc)
     return proc, f"http://127.0.0.1:{port}/predict"
@@ -244,7 +244,8 @@ def wrk(url: str, content_type: str, body: bytes, seconds: float, workdir: Path)
         'wrk.method = "POST"\n'
         f'wrk.headers["Content-Type"] = "{content_type}"\n'
         f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n')
-    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency",
+    duration = f"-d{max(1, round(seconds))}s"
+    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", duration, "--latency",
                           "-s", str(script), url], capture_output=True, text=True,
                          check=True).stdout
 

@@ -55,7 +55,7 @@ def cifar_net():
     return Net().eval()
 
 
-def cifar_batch(images: list) -> "np.ndarray":
+def cifar_batch(images: list) -> np.ndarray:
     import torch
 
     x = torch.from_numpy(np.stack(images).astype(np.float32) / 255.0).permute(0, 3, 1, 2)
