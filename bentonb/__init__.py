@@ -22,6 +22,18 @@ from bentonb.service import BentoService, api, artifacts, env  # noqa: E402
 from bentonb.store import LocalStore, load  # noqa: E402
 
 
+def serve(target, **options):
+    """Serve a packed service, a tag or a bundle path on a background thread.
+
+    Returns a handle with ``.url``, ``.public_url``, ``.api_key`` and ``.stop()``;
+    options are those of ``%bento_serve`` (``port``, ``host``, ``ngrok``,
+    ``ngrok_token``, ``api_key``, ``mb_max_batch_size``, ``mb_max_latency``).
+    """
+    from bentonb.notebook.handle import serve as _serve
+
+    return _serve(target, **options)
+
+
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
     """``%load_ext bentonb``: register the notebook magics."""
     from bentonb.notebook.magics import load_ipython_extension as _load
@@ -39,4 +51,5 @@ __all__ = [
     "env",
     "load",
     "record_service_source",
+    "serve",
 ]

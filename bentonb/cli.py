@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -161,9 +162,16 @@ def import_command(file: str) -> None:
               show_default=True, help="Largest request body in MB (larger: 413).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
+@click.option("--ngrok", "--run-with-ngrok", "ngrok", is_flag=True,
+              help="Also serve on a public ngrok URL (token: $NGROK_AUTHTOKEN).")
+@click.option("--ngrok-token", help="ngrok auth token.")
+@click.option("--api-key", default="auto", show_default=True,
+              help="Key required on prediction routes: auto (one is made when public), "
+                   "a key of your own, or none.")
 def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bool,
           mb_max_batch_size: int | None, mb_max_latency: float | None,
-          max_request_size: float, log_format: str) -> None:
+          max_request_size: float, log_format: str, ngrok: bool, ngrok_token: str | None,
+          api_key: str) -> None:
     """Serve a bundle (TAG or directory) over HTTP until SIGTERM / Ctrl-C."""
     from bentonb.bundle.loader import load_bundle
     from bentonb.server.app import MB, ServerConfig
@@ -173,22 +181,43 @@ def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bo
 
     configure_logging(log_format)
     path = resolve(target)
+    if api_key == "auto":
+        key = secrets.token_urlsafe(24) if ngrok else None
+    else:
+        key = None if api_key == "none" else api_key
     config = ServerConfig(host=host, port=port, enable_microbatch=enable_microbatch,
                           mb_max_batch_size=mb_max_batch_size, mb_max_latency=mb_max_latency,
-                          max_request_size=int(max_request_size * MB), log_format=log_format)
+                          max_request_size=int(max_request_size * MB), log_format=log_format,
+                          api_key=key)
+    tunnels = []
+    if ngrok:  # opened by this (parent) process: one public URL for every worker
+        from bentonb.tunnel import open_tunnel
+
+        tunnels.append(open_tunnel(port, ngrok_token))
 
     def ready(service: Any) -> None:
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
         click.echo(f"bentonb serving {service.tag or service.name} at {url} "
                    f"({workers} worker{'s' if workers > 1 else ''}); docs: {url}/docs",
                    err=True)
+        if tunnels:
+            url = tunnels[0].public_url
+            click.echo(f"public URL: {url}", err=True)
+        auth = f" -H 'Authorization: Bearer {key}'" if key else ""
+        if key:
+            click.echo(f"API key: {key}", err=True)
         api = service.inference_apis[0] if service.inference_apis else None
         if api is not None:
             example = api.input_adapter.example() or "@file"
-            click.echo(f"try: curl -X POST -H 'Content-Type: {api.input_adapter.media_types[0]}' "
-                       f"--data '{example}' {url}/{api.route}", err=True)
+            click.echo(f"try: curl -X POST -H 'Content-Type: {api.input_adapter.media_types[0]}'"
+                       f"{auth} --data '{example}' {url}/{api.route}", err=True)
 
-    sys.exit(run_server(lambda: load_bundle(path), config, workers, ready))
+    try:
+        code = run_server(lambda: load_bundle(path), config, workers, ready)
+    finally:
+        for tunnel in tunnels:
+            tunnel.close()
+    sys.exit(code)
 
 
 def _names(value: str | None) -> list[str] | None:

@@ -210,6 +210,10 @@ class ApiHandler(BaseHandler):
             self.write_json_error(404, f"no API at {self.request.path}; APIs: {routes}")
             return
         self.runner = self.runtime.runners[self.api.route]
+        # Counted from here, not from when the body is in: a swap must not close this
+        # runtime while the body is still arriving.
+        self.state.started(self.runtime)
+        self._counted = True
         if self.state.config.api_key and not self._authorized():
             self.set_header("WWW-Authenticate", "Bearer")
             self.write_json_error(401, "missing or wrong API key: send "
@@ -219,6 +223,17 @@ class ApiHandler(BaseHandler):
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
             self._too_large()
+
+    def on_finish(self) -> None:
+        self._uncount()
+
+    def on_connection_close(self) -> None:
+        self._uncount()
+
+    def _uncount(self) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.state.finished(self.runtime)
 
     def _authorized(self) -> bool:
         auth = self.request.headers.get("Authorization", "")
@@ -261,7 +276,6 @@ class ApiHandler(BaseHandler):
 
     async def _answer(self, request: HttpRequest) -> None:
         state, api = self.state, self.api
-        state.started(self.runtime)
         status = 500
         try:
             adapter = api.input_adapter
@@ -296,7 +310,6 @@ class ApiHandler(BaseHandler):
                                        f"see the server log for request {self.request_id}")
         finally:
             state.metrics.observe(api.name, status, time.perf_counter() - self._started)
-            state.finished(self.runtime)
 
 
 class StaticPage(BaseHandler):

@@ -1,0 +1,5 @@
+"""``python -m bentonb``: the bentonb command."""
+
+from bentonb.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The notebook face of bentonb: magics, the in-kernel server handle, the widget."""

@@ -1,0 +1,205 @@
+"""Serve from inside a notebook kernel: a handle on a server running on a daemon thread.
+
+``bentonb.serve(svc)`` (and ``%bento_serve``) returns a :class:`ServingHandle`
+at once; the kernel stays free. Serving the same service again swaps the new
+version into the running server, on the same port and URL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import secrets
+import threading
+from typing import Any
+
+from bentonb.errors import BentonbError, InvalidArgument
+from bentonb.server.app import ServerConfig
+from bentonb.server.thread import BackgroundServer
+from bentonb.tunnel import Tunnel, colab_proxy_url, open_tunnel
+
+#: Running handles by service name.
+RUNNING: dict[str, ServingHandle] = {}
+_LOCK = threading.Lock()
+_PORT_TRIES = 20
+
+
+def resolve_service(target: Any) -> Any:
+    """A service instance from a service, a tag or a bundle path."""
+    from bentonb.service import BentoService
+    from bentonb.store import load
+
+    if isinstance(target, BentoService):
+        return target
+    if isinstance(target, type) and issubclass(target, BentoService):
+        raise InvalidArgument(f"{target.__name__} is a class; serve an instance packed with "
+                              f"its models, e.g. {target.__name__}().pack(...)")
+    if isinstance(target, str):
+        return load(target)
+    raise InvalidArgument(f"cannot serve {type(target).__name__}: give a packed service, a tag "
+                          "like 'IrisClassifier:latest' or a bundle path")
+
+
+def _api_key(choice: str | None, public: bool) -> str | None:
+    if choice in (None, "auto"):
+        return secrets.token_urlsafe(24) if public else None
+    if choice == "none":
+        return None
+    if len(choice) < 8:
+        raise InvalidArgument("an API key needs at least 8 characters (or use 'auto'/'none')")
+    return choice
+
+
+class ServingHandle:
+    """A service served from this process: ``.url``, ``.public_url``, ``.stop()``."""
+
+    def __init__(self, service: Any, server: BackgroundServer, tunnel: Tunnel | None,
+                 api_key: str | None, notice: str | None = None) -> None:
+        self.server, self.tunnel, self.api_key = server, tunnel, api_key
+        self.notice = notice
+        self.name = service.name
+        self.displayed_in: int | None = None  # the cell whose output shows the widget
+
+    @property
+    def service(self) -> Any:
+        return self.server.service
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def public_url(self) -> str | None:
+        if self.tunnel is not None and self.tunnel.public_url:
+            return self.tunnel.public_url
+        return colab_proxy_url(self.port)
+
+    @property
+    def running(self) -> bool:
+        return self.server.running
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def curl(self, api: str | None = None) -> str:
+        """A curl command that calls ``api`` (the first API by default)."""
+        target = (self.service.get_inference_api(api) if api
+                  else self.service.inference_apis[0])
+        adapter = target.input_adapter
+        base = self.public_url or self.url
+        auth = f" -H 'Authorization: Bearer {self.api_key}'" if self.api_key else ""
+        example = adapter.example()
+        data = f"--data '{example}'" if example else "--data-binary @FILE"
+        return (f"curl -X POST -H 'Content-Type: {adapter.media_types[0].replace('*', 'png')}'"
+                f"{auth} {data} {base}/{target.route}")
+
+    def swap(self, service: Any) -> None:
+        """Serve ``service`` from now on; in-flight requests finish on the old one."""
+        self.server.swap(service)
+
+    def stop(self) -> None:
+        """Stop serving, close the tunnel, free the port."""
+        self.server.stop(timeout=10)
+        if self.tunnel is not None:
+            self.tunnel.close()
+        with _LOCK:
+            if RUNNING.get(self.name) is self:
+                del RUNNING[self.name]
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        public = f", public {self.public_url}" if self.public_url else ""
+        return f"<ServingHandle {self.service.tag or self.name} at {self.url}{public} ({state})>"
+
+    def summary(self) -> dict[str, Any]:
+        return {"service": self.service.tag or self.name, "url": self.url,
+                "public_url": self.public_url, "api_key": self.api_key,
+                "running": self.running}
+
+    def _repr_json_(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.summary()))
+
+    def widget(self) -> Any:
+        from bentonb.notebook.widget import ServingWidget
+
+        return ServingWidget(self)
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        if shell is not None and self.displayed_in == shell.execution_count:
+            print(repr(self))  # %bento_serve already showed the widget in this cell
+            return
+        display(self.widget())
+
+
+def serve(target: Any, port: int = 5000, host: str = "127.0.0.1", ngrok: bool = False,
+          ngrok_token: str | None = None, api_key: str | None = "auto",
+          mb_max_batch_size: int | None = None, mb_max_latency: float | None = None,
+          pyngrok_config: Any = None) -> ServingHandle:
+    """Serve a packed service, a tag or a bundle path from a background thread.
+
+    Serving a service whose name is already served swaps it in (same port and URL).
+    A busy ``port`` moves to the next free one, and the handle's ``notice`` says so.
+    """
+    service = resolve_service(target)
+    with _LOCK:
+        current = RUNNING.get(service.name)
+    if current is not None and current.running:
+        current.swap(service)
+        current.notice = f"swapped {service.tag or service.name} into {current.url}"
+        return current
+    public = ngrok
+    key = _api_key(api_key, public)
+    config = ServerConfig(host=host, port=port, mb_max_batch_size=mb_max_batch_size,
+                          mb_max_latency=mb_max_latency, api_key=key)
+    server, notice = _start(service, config)
+    tunnel = None
+    if ngrok:
+        try:
+            tunnel = open_tunnel(server.port, ngrok_token, pyngrok_config)
+        except BentonbError:
+            server.stop(timeout=5)
+            raise
+    handle = ServingHandle(service, server, tunnel, key, notice)
+    with _LOCK:
+        RUNNING[service.name] = handle
+    return handle
+
+
+def _start(service: Any, config: ServerConfig) -> tuple[BackgroundServer, str | None]:
+    first = config.port
+    for offset in range(_PORT_TRIES if first else 1):
+        config.port = first + offset if first else 0
+        try:
+            server = BackgroundServer(service, config)
+        except BentonbError as exc:
+            if "already in use" not in str(exc):
+                raise
+            continue
+        notice = (f"port {first} is in use; serving on port {server.port} instead"
+                  if offset else None)
+        return server, notice
+    raise BentonbError(f"ports {first} to {first + _PORT_TRIES - 1} are all in use; "
+                       "pass another port")
+
+
+def stop(name: str | None = None) -> list[str]:
+    """Stop the handle serving ``name``, or every one; return the names stopped."""
+    with _LOCK:
+        names = [name] if name else list(RUNNING)
+    if name and name not in RUNNING:
+        running = ", ".join(RUNNING) or "none"
+        raise InvalidArgument(f"{name} is not being served (serving: {running})")
+    for each in names:
+        RUNNING[each].stop()
+    return names
+
+
+atexit.register(lambda: [h.stop() for h in list(RUNNING.values())])

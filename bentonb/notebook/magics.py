@@ -1,0 +1,189 @@
+"""``%load_ext bentonb``: ``%%bento_service``, ``%bento_pack`` and ``%bento_serve``.
+
+Every error is a one-line ``UsageError`` that says how to fix the call.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.inputtransformer2 import TransformerManager
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from bentonb.errors import BentonbError, did_you_mean
+
+
+def _usage_errors(method: Any) -> Any:
+    """Turn bentonb's errors into one-line UsageErrors (no traceback in the notebook)."""
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BentonbError as exc:
+            raise UsageError(str(exc)) from None
+    return wrapper
+
+
+def _labels(text: str | None) -> dict[str, str]:
+    labels = {}
+    for pair in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--labels takes key=value pairs separated by commas, not '{pair}'")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+@magics_class
+class BentonbMagics(Magics):
+    """The notebook side of bentonb."""
+
+    def _lookup(self, name: str, what: str) -> Any:
+        ns = self.shell.user_ns
+        if name not in ns:
+            visible = [k for k in ns if not k.startswith("_")]
+            raise UsageError(f"no variable '{name}' in the notebook{did_you_mean(name, visible)}"
+                             f"; run the cell that defines the {what} first")
+        return ns[name]
+
+    @cell_magic
+    @_usage_errors
+    def bento_service(self, line: str, cell: str) -> None:
+        """Run the cell and record its source for each BentoService subclass it defines,
+        so that saved bundles can be loaded where the notebook never ran."""
+        from bentonb.bundle.source import record_service_source
+        from bentonb.service import BentoService
+
+        if line.strip():
+            raise UsageError("%%bento_service takes no arguments")
+        source = TransformerManager().transform_cell(cell)
+        if "get_ipython()" in source:
+            raise UsageError("a %%bento_service cell must be plain Python: move magics and "
+                             "!shell commands to another cell")
+        ns = self.shell.user_ns
+        before = {k: v for k, v in ns.items() if isinstance(v, type)}
+        result = self.shell.run_cell(cell, store_history=False, silent=False)
+        if not result.success:
+            return
+        defined = [v for k, v in ns.items()
+                   if isinstance(v, type) and issubclass(v, BentoService)
+                   and v is not BentoService and before.get(k) is not v
+                   and f"class {v.__name__}" in source]
+        if not defined:
+            raise UsageError("the cell defines no BentoService subclass; %%bento_service is "
+                             "for the cell with `class MyService(bentonb.BentoService)`")
+        for cls in defined:
+            record_service_source(cls, source)
+
+    @magic_arguments()
+    @argument("service", help="A service class or instance in the notebook.")
+    @argument("models", nargs="*", help="artifact=variable pairs.")
+    @argument("--version", help="Version to save as (default: time stamp + random).")
+    @argument("--labels", help="Labels: k=v,k2=v2.")
+    @argument("--dir", help="Save to this directory instead of the store.")
+    @line_magic
+    @_usage_errors
+    def bento_pack(self, line: str) -> Any:
+        """%bento_pack SERVICE name=var [name2=var2 ...] [--version V] [--labels k=v,...]
+        [--dir PATH]: pack notebook variables into SERVICE, save it, return the service."""
+        from bentonb.service import BentoService
+
+        args = parse_argstring(self.bento_pack, line)
+        target = self._lookup(args.service, "service")
+        if isinstance(target, type) and issubclass(target, BentoService):
+            service = target()
+        elif isinstance(target, BentoService):
+            service = target
+        else:
+            raise UsageError(f"'{args.service}' is a {type(target).__name__}, not a "
+                             "BentoService class or instance")
+        if not args.models and any(not a.is_packed for a in service.artifacts):
+            names = ", ".join(f"{a.name}=VARIABLE" for a in service.artifacts)
+            raise UsageError(f"say which variable goes in each artifact: %bento_pack "
+                             f"{args.service} {names}")
+        for pair in args.models:
+            name, sep, var = pair.partition("=")
+            if not sep or not name or not var:
+                raise UsageError(f"'{pair}' is not artifact=variable (e.g. model=clf)")
+            service.pack(name, self._lookup(var, "model"))
+        if args.dir:
+            path = service.save_to_dir(args.dir, version=args.version, labels=_labels(args.labels))
+        else:
+            path = service.save(version=args.version, labels=_labels(args.labels))
+        print(f"saved {service.tag} to {path}")
+        return service
+
+    @magic_arguments()
+    @argument("target", nargs="?", help="A tag (Svc:latest), a bundle path, or a packed "
+                                        "service variable.")
+    @argument("--port", type=int, default=5000, help="Port (the next free one if taken).")
+    @argument("--host", default="127.0.0.1")
+    @argument("--ngrok", action="store_true", help="Open a public URL with ngrok.")
+    @argument("--ngrok-token", help="ngrok auth token (default: $NGROK_AUTHTOKEN).")
+    @argument("--api-key", default="auto",
+              help="auto (a key when public), a key of your own, or none.")
+    @argument("--mb-max-batch-size", type=int)
+    @argument("--mb-max-latency", type=float, help="ms")
+    @argument("--no-widget", action="store_true")
+    @argument("--stop", action="store_true", help="Stop TARGET (a service name), or all.")
+    @argument("--list", action="store_true", help="List what this kernel serves.")
+    @line_magic
+    @_usage_errors
+    def bento_serve(self, line: str) -> Any:
+        """%bento_serve TARGET [--port P] [--ngrok] [--api-key auto|KEY|none] ...: serve on a
+        background thread and return a handle (.url, .public_url, .stop())."""
+        from bentonb.notebook import handle as handles
+
+        args = parse_argstring(self.bento_serve, line)
+        if args.list:
+            rows = [h.summary() for h in handles.RUNNING.values()]
+            for row in rows:
+                public = f"  public {row['public_url']}" if row["public_url"] else ""
+                print(f"{row['service']}  {row['url']}{public}")
+            if not rows:
+                print("nothing is being served")
+            return None
+        if args.stop:
+            stopped = handles.stop(args.target.split(":")[0] if args.target else None)
+            print(f"stopped {', '.join(stopped) if stopped else 'nothing (none was serving)'}")
+            return None
+        if not args.target:
+            raise UsageError("say what to serve: %bento_serve IrisClassifier:latest (a tag, a "
+                             "bundle path or a packed service variable)")
+        if args.port is not None and not 0 <= args.port <= 65535:
+            raise UsageError(f"--port {args.port} is not a port number (0-65535)")
+        for flag in ("mb_max_batch_size", "mb_max_latency"):
+            value = getattr(args, flag)
+            if value is not None and value <= 0:
+                raise UsageError(f"--{flag.replace('_', '-')} must be positive")
+        target = self.shell.user_ns.get(args.target, args.target)
+        handle = handles.serve(target, port=args.port, host=args.host, ngrok=args.ngrok,
+                               ngrok_token=args.ngrok_token, api_key=args.api_key,
+                               mb_max_batch_size=args.mb_max_batch_size,
+                               mb_max_latency=args.mb_max_latency)
+        self._announce(handle)
+        if not args.no_widget:
+            from IPython.display import display
+
+            display(handle.widget())
+            handle.displayed_in = self.shell.execution_count
+        return handle
+
+    @staticmethod
+    def _announce(handle: Any) -> None:
+        if handle.notice:
+            print(handle.notice)
+        print(f"serving {handle.service.tag or handle.name} at {handle.url} "
+              f"(docs {handle.url}/docs)")
+        if handle.public_url:
+            print(f"public URL: {handle.public_url}")
+        if handle.api_key:
+            print(f"API key: {handle.api_key}")
+        print(handle.curl())
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(BentonbMagics)

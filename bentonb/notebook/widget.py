@@ -1,0 +1,153 @@
+"""The inline widget shown by ``%bento_serve``: try the APIs, containerize, stop.
+
+Buttons do their work on background threads; those threads update the output
+areas only through ``append_stdout`` / ``append_display_data`` (never ``with
+out:``, which is not safe from a thread).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import ipywidgets as widgets
+
+_FILE_TYPES = ("ImageInput", "FileInput")
+
+
+class ServingWidget:
+    """Widgets bound to one :class:`ServingHandle`; ``.box`` is what is displayed."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        service = handle.service
+        apis = [a.name for a in service.inference_apis]
+        self.header = widgets.HTML(self._header_html())
+        self.api = widgets.Dropdown(options=apis, description="API")
+        self.body = widgets.Textarea(layout=widgets.Layout(width="100%", height="6em"))
+        self.upload = widgets.FileUpload(description="Upload file", multiple=False)
+        self.predict = widgets.Button(description="Predict", button_style="primary",
+                                      icon="play")
+        self.containerize = widgets.Button(description="Containerize", icon="cube")
+        self.stop = widgets.Button(description="Stop", button_style="danger", icon="stop")
+        self.status = widgets.HTML()
+        self.answer = widgets.Output(layout=widgets.Layout(border="1px solid #ddd"))
+        self.log = widgets.Output(layout=widgets.Layout(max_height="20em", overflow="auto"))
+        self.api.observe(lambda _: self._select_api(), names="value")
+        self.predict.on_click(lambda _: self._start(self._predict))
+        self.containerize.on_click(lambda _: self._start(self._containerize))
+        self.stop.on_click(lambda _: self._stop())
+        self._select_api()
+        self.box = widgets.VBox([
+            self.header, self.api, self.body, self.upload,
+            widgets.HBox([self.predict, self.containerize, self.stop]),
+            self.status, self.answer, self.log,
+        ])
+        self.threads: list[threading.Thread] = []
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.box._repr_mimebundle_(**kwargs)
+
+    def wait(self, timeout: float = 60) -> None:
+        """Wait for the buttons' background work (for scripts and tests)."""
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def _header_html(self) -> str:
+        h = self.handle
+        rows = [("service", h.service.tag or h.name), ("local URL", h.url)]
+        if h.public_url:
+            rows.append(("public URL", h.public_url))
+        if h.api_key:
+            rows.append(("API key", h.api_key))
+        cells = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td><code>{html.escape(v)}"
+                        f"</code></td></tr>" for k, v in rows)
+        return f"<table>{cells}</table>"
+
+    def _current_api(self) -> Any:
+        return self.handle.service.get_inference_api(self.api.value)
+
+    def _select_api(self) -> None:
+        api = self._current_api()
+        self.body.value = api.input_adapter.example()
+        takes_files = api.input_adapter.type_name in _FILE_TYPES
+        self.upload.layout.display = None if takes_files else "none"
+        self.body.layout.display = "none" if takes_files else None
+
+    def _start(self, work: Any) -> threading.Thread:
+        thread = threading.Thread(target=work, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+        return thread
+
+    def _request(self) -> urllib.request.Request:
+        api = self._current_api()
+        headers = dict(self.handle.headers())
+        if api.input_adapter.type_name in _FILE_TYPES:
+            if not self.upload.value:
+                raise ValueError("choose a file to upload first")
+            item = self.upload.value[0]
+            data = bytes(item["content"])
+            headers["Content-Type"] = item.get("type") or "application/octet-stream"
+        else:
+            data = self.body.value.encode("utf-8")
+            headers["Content-Type"] = api.input_adapter.media_types[0]
+        return urllib.request.Request(f"{self.handle.url}/{api.route}", data=data,
+                                      headers=headers, method="POST")
+
+    def _predict(self) -> None:
+        self.answer.clear_output()
+        try:
+            request = self._request()
+        except ValueError as exc:
+            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            return
+        start = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, exc.read()
+        except OSError as exc:
+            self.status.value = f"<span style='color:#b00'>request failed: {exc}</span>"
+            return
+        ms = (time.perf_counter() - start) * 1000
+        color = "#080" if status < 400 else "#b00"
+        self.status.value = f"<span style='color:{color}'>HTTP {status}</span> in {ms:.1f} ms"
+        text = body.decode("utf-8", "replace")
+        try:
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+        self.answer.append_stdout(text + "\n")
+
+    def _containerize(self) -> None:
+        from bentonb.container import ContainerEngineUnavailable, containerize
+
+        self.containerize.disabled = True
+        try:
+            bundle = self.handle.service.bundle_path
+            if bundle is None:
+                self.log.append_stdout("save the service first (svc.save() or %bento_pack); "
+                                       "an image is built from a saved bundle\n")
+                return
+            self.log.append_stdout(f"containerizing {self.handle.service.tag} ...\n")
+            image = containerize(bundle, log=lambda line: self.log.append_stdout(line + "\n"))
+            self.log.append_stdout(f"done: {image.run_command}\n")
+        except ContainerEngineUnavailable as exc:
+            self.log.append_stdout(f"{exc}\n")
+        except Exception as exc:  # noqa: BLE001 - shown to the user, not raised in a thread
+            self.log.append_stdout(f"containerize failed: {exc}\n")
+        finally:
+            self.containerize.disabled = False
+
+    def _stop(self) -> None:
+        self.handle.stop()
+        for button in (self.predict, self.containerize, self.stop):
+            button.disabled = True
+        self.status.value = f"stopped; {html.escape(self.handle.url)} is free again"

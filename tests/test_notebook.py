@@ -1,0 +1,461 @@
+"""The notebook experience through a real IPython shell: magics, in-kernel serving,
+hot swap, the widget's buttons, public URLs through a fake ngrok agent."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from helpers import free_port, run_python
+from IPython.core.error import UsageError
+
+
+def assert_port_free(port: int) -> None:
+    """A new server can listen on ``port`` (as servers do: with SO_REUSEADDR)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
+
+
+IRIS_CELL = '''
+import bentonb
+from bentonb.adapters import DataframeInput
+from bentonb.artifact import SklearnModelArtifact
+
+@bentonb.env(infer_pip_packages=True)
+@bentonb.artifacts([SklearnModelArtifact('model')])
+class IrisClassifier(bentonb.BentoService):
+    @bentonb.api(input=DataframeInput(), batch=True)
+    def predict(self, df):
+        return self.artifacts.model.predict(df)
+'''
+
+CONSTANT_CELL = '''
+import bentonb
+from bentonb.adapters import JsonInput
+from bentonb.artifact import JSONArtifact
+
+@bentonb.artifacts([JSONArtifact('answer')])
+class Constant(bentonb.BentoService):
+    @bentonb.api(input=JsonInput(), batch=True)
+    def ask(self, items):
+        return [self.artifacts.answer for _ in items]
+'''
+
+IMAGE_CELL = '''
+import bentonb
+from bentonb.adapters import ImageInput
+
+class Shapes(bentonb.BentoService):
+    @bentonb.api(input=ImageInput())
+    def shape(self, img):
+        return list(img.shape)
+'''
+
+
+@pytest.fixture
+def shell(iris_model):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from bentonb.notebook import handle
+
+    InteractiveShell.clear_instance()
+    ip = InteractiveShell.instance(history_length=0, history_load_length=0)
+    ip.run_line_magic("load_ext", "bentonb")
+    ip.user_ns["clf"] = iris_model
+    yield ip
+    for h in list(handle.RUNNING.values()):
+        h.stop()
+    InteractiveShell.clear_instance()
+
+
+def cell(ip, code: str, magic: str | None = None):
+    """Run a cell; raise what it raised (UsageErrors included)."""
+    result = ip.run_cell(f"%%{magic}\n{code}" if magic else code)
+    if result.error_before_exec:
+        raise result.error_before_exec
+    if result.error_in_exec:
+        raise result.error_in_exec
+    return result.result
+
+
+def test_bento_service_cell_records_source_and_pack_saves(shell, capsys):
+    cell(shell, IRIS_CELL, "bento_service")
+    svc = shell.run_line_magic("bento_pack", "IrisClassifier model=clf --labels stage=dev")
+    out = capsys.readouterr().out
+    assert f"saved IrisClassifier:{svc.version} to " in out
+    assert svc.labels == {"stage": "dev"}
+    assert svc.predict([[5.1, 3.5, 1.4, 0.2]]).tolist() == [0]
+    result = run_python("""
+        import bentonb
+        print(bentonb.load('IrisClassifier:latest').predict([[6.7, 3.0, 5.2, 2.3]]).tolist())
+    """)
+    assert result.strip() == "[2]"
+
+
+def test_rerunning_the_cell_replaces_the_recorded_source(shell, tmp_path):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, IRIS_CELL.replace("return self.artifacts.model.predict(df)",
+                                  "return self.artifacts.model.predict(df) + 10"),
+         "bento_service")
+    svc = shell.run_line_magic("bento_pack", f"IrisClassifier model=clf --dir {tmp_path}/b "
+                                             "--version v2")
+    assert svc.version == "v2"
+    source = next((tmp_path / "b" / "IrisClassifier").glob("*_service.py")).read_text()
+    assert "+ 10" in source
+    out = run_python(f"""
+        import bentonb
+        print(bentonb.load({str(tmp_path / 'b')!r}).predict([[5.1, 3.5, 1.4, 0.2]]).tolist())
+    """)
+    assert out.strip() == "[10]"
+
+
+@pytest.mark.parametrize("magic, line, message", [
+    ("bento_pack", "IrisClassifier model=clff", "no variable 'clff'.*did you mean 'clf'"),
+    ("bento_pack", "IrisClassifer model=clf", "no variable 'IrisClassifer'"),
+    ("bento_pack", "IrisClassifier modle=clf", "no artifact 'modle'.*did you mean 'model'"),
+    ("bento_pack", "clf model=clf", "is a SVC, not a BentoService"),
+    ("bento_pack", "IrisClassifier clf", "'clf' is not artifact=variable"),
+    ("bento_pack", "IrisClassifier", "say which variable goes in each artifact"),
+    ("bento_pack", "IrisClassifier model=clf --labels stage", "--labels takes key=value"),
+    ("bento_pack", "IrisClassifier model=clf --version ../x", "invalid version"),
+    ("bento_pack", "IrisClassifier model=clf --bogus 1", "unrecognized arguments: --bogus"),
+    ("bento_serve", "", "say what to serve"),
+    ("bento_serve", "Nope:latest", "unknown tag 'Nope:latest'"),
+    ("bento_serve", "IrisClassifier --port abc", "invalid int value: 'abc'"),
+    ("bento_serve", "IrisClassifier --port 70000", "not a port number"),
+    ("bento_serve", "IrisClassifier --mb-max-latency 0", "--mb-max-latency must be positive"),
+    ("bento_serve", "IrisClassifier", "is a class; serve an instance"),
+    ("bento_serve", "--stop Nope", "Nope is not being served"),
+    ("bento_serve", "clf", "cannot serve SVC"),
+])
+def test_magic_errors_are_one_line_usage_errors(shell, magic, line, message):
+    import re
+
+    cell(shell, IRIS_CELL, "bento_service")
+    with pytest.raises(UsageError) as err:
+        shell.run_line_magic(magic, line)
+    assert re.search(message, str(err.value)), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_bento_service_cell_errors(shell):
+    with pytest.raises(UsageError, match="defines no BentoService"):
+        cell(shell, "x = 1", "bento_service")
+    with pytest.raises(UsageError, match="must be plain Python"):
+        cell(shell, "%time x = 1\n" + IRIS_CELL, "bento_service")
+    with pytest.raises(UsageError, match="takes no arguments"):
+        shell.run_cell_magic("bento_service", "--flag", IRIS_CELL)
+
+
+def test_serve_returns_at_once_and_answers_over_http(shell, capsys):
+    cell(shell, IRIS_CELL, "bento_service")
+    shell.run_line_magic("bento_pack", "IrisClassifier model=clf")
+    port = free_port()
+    start = time.perf_counter()
+    handle = shell.run_line_magic("bento_serve", f"IrisClassifier:latest --port {port} "
+                                                 "--no-widget")
+    assert time.perf_counter() - start < 5
+    out = capsys.readouterr().out
+    assert "serving IrisClassifier:" in out and f"http://127.0.0.1:{port}" in out
+    assert f"curl -X POST -H 'Content-Type: application/json' --data '[[5.1, 3.5, 1.4, 0.2]]' " \
+           f"http://127.0.0.1:{port}/predict" in out
+    assert handle.url == f"http://127.0.0.1:{port}" and handle.api_key is None
+    r = requests.post(f"{handle.url}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=5)
+    assert r.json() == [0]
+    shell.run_line_magic("bento_serve", "--list")
+    assert f"IrisClassifier:{handle.service.version}  {handle.url}" in capsys.readouterr().out
+    shell.run_line_magic("bento_serve", "--stop IrisClassifier")
+    assert "stopped IrisClassifier" in capsys.readouterr().out
+    assert_port_free(port)
+
+
+def test_serving_a_packed_variable_and_a_busy_port(shell, capsys):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, "svc = IrisClassifier().pack('model', clf)")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        handle = shell.run_line_magic("bento_serve", f"svc --port {port} --no-widget")
+        assert handle.port != port
+        assert f"port {port} is in use; serving on port {handle.port} instead" in \
+            capsys.readouterr().out
+        r = requests.post(f"{handle.url}/predict", json=[[6.7, 3.0, 5.2, 2.3]], timeout=5)
+        assert r.json() == [2]
+    finally:
+        busy.close()
+
+
+def test_plain_python_serve_gives_the_same_handle(shell):
+    import bentonb
+
+    cell(shell, CONSTANT_CELL, "bento_service")
+    svc = shell.user_ns["Constant"]().pack("answer", 42)
+    handle = bentonb.serve(svc, port=0)
+    assert requests.post(f"{handle.url}/ask", json={}, timeout=5).json() == 42
+    handle.stop()
+    assert not handle.running
+
+
+def test_hot_swap_drops_no_request(shell, capsys):
+    cell(shell, CONSTANT_CELL, "bento_service")
+    cell(shell, "v1 = Constant().pack('answer', 'one')\nv2 = Constant().pack('answer', 'two')")
+    handle = shell.run_line_magic("bento_serve", "v1 --port 0 --no-widget")
+    url, answers, failures, stop = handle.url, [], [], threading.Event()
+
+    def client():
+        session = requests.Session()
+        while not stop.is_set():
+            r = session.post(f"{url}/ask", json={}, timeout=10)
+            (answers if r.status_code == 200 else failures).append(r.json())
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    swapped = shell.run_line_magic("bento_serve", "v2 --port 0 --no-widget")
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert swapped is handle and swapped.url == url
+    assert "swapped Constant into" in capsys.readouterr().out
+    assert failures == []
+    assert answers[0] == "one" and answers[-1] == "two" and set(answers) == {"one", "two"}
+
+
+def test_the_kernel_stays_responsive_while_32_clients_hammer(shell):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, "svc = IrisClassifier().pack('model', clf)")
+    handle = shell.run_line_magic("bento_serve", "svc --port 0 --no-widget")
+    stop = threading.Event()
+
+    def client():
+        session = requests.Session()
+        while not stop.is_set():
+            session.post(f"{handle.url}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=10)
+
+    with ThreadPoolExecutor(32) as pool:
+        for _ in range(32):
+            pool.submit(client)
+        time.sleep(1.0)
+        timings = []
+        for _ in range(5):
+            start = time.perf_counter()
+            assert shell.run_cell("total = sum(range(10_000))").success
+            timings.append(time.perf_counter() - start)
+        stop.set()
+    assert shell.user_ns["total"] == sum(range(10_000))
+    assert sorted(timings)[2] < 0.2, timings
+
+
+def wait_for(predicate, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def output_text(output) -> str:
+    return "".join(o.get("text", "") for o in output.outputs)
+
+
+def test_widget_buttons_predict_containerize_and_stop(shell, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    cell(shell, IRIS_CELL, "bento_service")
+    shell.run_line_magic("bento_pack", "IrisClassifier model=clf")
+    handle = shell.run_line_magic("bento_serve", "IrisClassifier:latest --port 0 --no-widget")
+    widget = handle.widget()
+    assert widget.api.options == ("predict",)
+    assert widget.body.value == "[[5.1, 3.5, 1.4, 0.2]]"
+    assert handle.url in widget.header.value and "IrisClassifier:" in widget.header.value
+    widget.body.value = "[[6.7, 3.0, 5.2, 2.3], [5.1, 3.5, 1.4, 0.2]]"
+    widget.predict.click()
+    widget.wait()
+    assert json.loads(output_text(widget.answer)) == [2, 0]
+    assert "HTTP 200" in widget.status.value and " ms" in widget.status.value
+    widget.body.value = "[[1, 2"
+    widget.predict.click()
+    widget.wait()
+    assert "HTTP 400" in widget.status.value and "not valid JSON" in output_text(widget.answer)
+
+    widget.containerize.click()
+    widget.wait()
+    log = output_text(widget.log)
+    assert "no container engine is reachable" in log and "docker build -t irisclassifier:" in log
+    context = Path(log.split("the build context is in ")[1].split(";")[0])
+    assert (context / "Dockerfile").is_file() and (context / "bento.yaml").is_file()
+
+    port = handle.port
+    widget.stop.click()
+    widget.wait()
+    assert not handle.running and "stopped" in widget.status.value
+    assert_port_free(port)
+
+
+def test_widget_uploads_a_file_for_image_apis(shell):
+    import io
+
+    from PIL import Image
+
+    cell(shell, IMAGE_CELL, "bento_service")
+    cell(shell, "shapes = Shapes()")
+    handle = shell.run_line_magic("bento_serve", "shapes --port 0 --no-widget")
+    widget = handle.widget()
+    assert widget.upload.layout.display is None and widget.body.layout.display == "none"
+    widget.predict.click()
+    widget.wait()
+    assert "choose a file" in widget.status.value
+    buf = io.BytesIO()
+    Image.new("RGB", (7, 5)).save(buf, format="PNG")
+    widget.upload.value = ({"name": "x.png", "type": "image/png", "size": len(buf.getvalue()),
+                            "content": memoryview(buf.getvalue()),
+                            "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    widget.predict.click()
+    widget.wait()
+    assert json.loads(output_text(widget.answer)) == [5, 7, 3]
+
+
+def test_serve_shows_the_widget_once(shell):
+    from IPython.utils.capture import capture_output
+
+    cell(shell, CONSTANT_CELL, "bento_service")
+    cell(shell, "c = Constant().pack('answer', 1)")
+    with capture_output() as captured:
+        shell.run_cell("h = %bento_serve c --port 0")
+    widgets = [o for o in captured.outputs if "application/vnd.jupyter.widget-view+json" in o.data]
+    assert len(widgets) == 1
+
+
+@pytest.fixture
+def fake_ngrok(tmp_path, monkeypatch):
+    from pyngrok import conf, ngrok
+
+    script = tmp_path / "ngrok"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} "
+                      f"{Path(__file__).with_name('fake_ngrok.py')} \"$@\"\n")
+    script.chmod(0o755)
+    state = tmp_path / "ngrok-state.jsonl"
+    monkeypatch.setenv("FAKE_NGROK_STATE", str(state))
+    config = conf.PyngrokConfig(ngrok_path=str(script), config_path=str(tmp_path / "ngrok.yml"))
+    previous = conf.get_default()
+    conf.set_default(config)
+    yield state
+    ngrok.kill(config)
+    conf.set_default(previous)
+
+
+def events(state: Path) -> list[dict]:
+    return [json.loads(line) for line in state.read_text().splitlines()]
+
+
+def test_ngrok_public_url_requires_the_api_key_and_closes_on_stop(shell, fake_ngrok, capsys):
+    cell(shell, IRIS_CELL, "bento_service")
+    shell.run_line_magic("bento_pack", "IrisClassifier model=clf")
+    handle = shell.run_line_magic("bento_serve", "IrisClassifier:latest --port 0 --ngrok "
+                                                 "--ngrok-token tok-123 --no-widget")
+    public = handle.public_url
+    assert public.startswith("http://127.0.0.1:") and public != handle.url
+    out = capsys.readouterr().out
+    assert f"public URL: {public}" in out and f"API key: {handle.api_key}" in out
+    assert f"-H 'Authorization: Bearer {handle.api_key}'" in out and f"{public}/predict" in out
+    assert events(fake_ngrok)[0] == {"event": "start", "authtoken": "tok-123",
+                                     "pid": events(fake_ngrok)[0]["pid"]}
+    r = requests.post(f"{public}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=10)
+    assert r.status_code == 401
+    r = requests.post(f"{public}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=10,
+                      headers={"Authorization": f"Bearer {handle.api_key}"})
+    assert r.status_code == 200 and r.json() == [0]
+    r = requests.post(f"{public}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=10,
+                      headers={"X-API-Key": handle.api_key})
+    assert r.json() == [0]
+    widget = handle.widget()
+    assert public in widget.header.value and handle.api_key in widget.header.value
+    handle.stop()
+    assert events(fake_ngrok)[-1]["event"] == "close"
+    assert events(fake_ngrok)[-1]["public_url"] == public
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{public}/predict", json=[[1, 2, 3, 4]], timeout=3)
+
+
+def test_ngrok_token_from_environment_and_api_key_none(shell, fake_ngrok, monkeypatch):
+    monkeypatch.setenv("NGROK_AUTHTOKEN", "env-token")
+    cell(shell, CONSTANT_CELL, "bento_service")
+    cell(shell, "c = Constant().pack('answer', 'open')")
+    handle = shell.run_line_magic("bento_serve", "c --port 0 --ngrok --api-key none --no-widget")
+    assert handle.api_key is None
+    assert events(fake_ngrok)[0]["authtoken"] == "env-token"
+    assert requests.post(f"{handle.public_url}/ask", json={}, timeout=10).json() == "open"
+
+
+def test_cli_serve_with_ngrok(iris_service, fake_ngrok, tmp_path):
+    import signal
+    import subprocess
+
+    iris_service.save()
+    port = free_port()
+    code = textwrap.dedent(f"""
+        import sys
+        from pyngrok import conf
+        conf.set_default(conf.PyngrokConfig(ngrok_path={str(tmp_path / 'ngrok')!r},
+                                            config_path={str(tmp_path / 'ngrok.yml')!r}))
+        from bentonb.cli import main
+        sys.argv = ["bentonb", "serve", "IrisClassifier:latest", "--port", "{port}",
+                    "--run-with-ngrok", "--ngrok-token", "cli-token"]
+        main()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ})
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("try: curl"):
+                break
+        text = "".join(lines)
+        public = text.split("public URL: ")[1].split()[0]
+        key = text.split("API key: ")[1].split()[0]
+        assert f"-H 'Authorization: Bearer {key}'" in text
+        r = requests.post(f"{public}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=10,
+                          headers={"Authorization": f"Bearer {key}"})
+        assert r.json() == [0]
+        assert requests.post(f"{public}/predict", json=[[1, 2, 3, 4]], timeout=10
+                             ).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert proc.returncode == 0
+    assert [e["event"] for e in events(fake_ngrok)] == ["start", "open", "close"]
+    assert events(fake_ngrok)[0]["authtoken"] == "cli-token"
+
+
+def test_colab_proxy_url_is_used_when_in_colab(shell, monkeypatch):
+    import types
+
+    colab = types.ModuleType("google.colab")
+    output = types.ModuleType("google.colab.output")
+    output.eval_js = lambda js: f"https://proxy.example/{js.split('(')[1].rstrip(')')}"
+    colab.output = output
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    cell(shell, CONSTANT_CELL, "bento_service")
+    cell(shell, "c = Constant().pack('answer', 1)")
+    handle = shell.run_line_magic("bento_serve", "c --port 0 --no-widget")
+    assert handle.public_url == f"https://proxy.example/{handle.port}"
+    monkeypatch.delitem(sys.modules, "google.colab")
+    assert handle.public_url is None
