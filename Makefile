@@ -1,11 +1,12 @@
 # make demo  - set everything up, then train, pack, save and serve the iris classifier
-# make test  - set everything up, then run the whole test suite
+# make test  - set everything up (Python packages, and Debian's Chromium for the browser
+#              test), then run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup system-deps demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,10 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/python -m bentonb.demo
 
-test: setup
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: setup system-deps
 	$(BIN)/ruff check bentonb tests bench
 	$(BIN)/python -m pytest
 

@@ -1,0 +1,91 @@
+"""A real browser: JupyterLab on 127.0.0.1, notebook 01 opened in Debian's Chromium
+(driven by Playwright), all cells run, Predict clicked in the rendered widget."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+from helpers import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_iris_quickstart.ipynb"
+
+
+@pytest.fixture
+def jupyterlab(tmp_path, store_home):
+    # The notebook's last cell stops the server; the browser must find it running.
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    assert nb.cells[-1].source.strip() == "server.stop()"
+    nb.cells = nb.cells[:-1]
+    nbformat.write(nb, tmp_path / NOTEBOOK.name)
+    port, token = free_port(), secrets.token_hex(16)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    proc = subprocess.Popen(
+        [str(jupyter), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+         "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter")})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if requests.get(f"{url}/api/status?token={token}", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise AssertionError(f"JupyterLab did not start: {proc.stderr.read()}")
+    yield f"{url}/lab/tree/{NOTEBOOK.name}?token={token}"
+    proc.terminate()
+    proc.wait(30)
+
+
+def test_predict_button_in_jupyterlab(jupyterlab):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 2000})
+        try:
+            page.goto(jupyterlab)
+            page.locator(".jp-Notebook").wait_for(timeout=120_000)
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
+                timeout=120_000)
+            page.locator(".jp-Notebook").click()
+            page.keyboard.press("Escape")
+            page.get_by_text("Run", exact=True).first.click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            predict = page.locator(".widget-button", has_text="Predict")
+            predict.wait_for(timeout=180_000)
+            predict.scroll_into_view_if_needed()
+            predict.click()
+            status = page.locator(".widget-html", has_text="HTTP 200")
+            expect(status).to_be_visible(timeout=60_000)
+            answer = page.locator(".widget-output").filter(has_text="[").first
+            expect(answer).to_contain_text("0", timeout=30_000)
+            text = answer.inner_text()
+            assert text.replace(" ", "").replace("\n", "") == "[0]", text
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-predict.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
