@@ -220,6 +220,44 @@ def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bo
     sys.exit(code)
 
 
+@main.command()
+@click.argument("target")
+@click.option("-t", "--tag", "image_tag", help="Image name:tag (default: name:version, "
+                                                "lowercased).")
+@click.option("--base-image", help="Base image (default: python:X.Y-slim of the bundle).")
+@click.option("--build-arg", "build_args", multiple=True, metavar="K=V",
+              help="Build argument, repeatable.")
+@click.option("--wheels", is_flag=True, help="Download every requirement as a wheel into the "
+                                             "context: the build needs no network.")
+@click.option("--output-dir", type=click.Path(file_okay=False),
+              help="Where to write the build context (default: a temporary directory).")
+@click.option("--push", is_flag=True, help="Push the image after building it.")
+def containerize(target: str, image_tag: str | None, base_image: str | None,
+                 build_args: tuple[str, ...], wheels: bool, output_dir: str | None,
+                 push: bool) -> None:
+    """Build a container image of a bundle through the Docker Engine API ($DOCKER_HOST:
+    Docker or Podman). Without an engine, write the build context and exit 3."""
+    from bentonb.container import ContainerEngineUnavailable
+    from bentonb.container import containerize as build
+    from bentonb.store import resolve
+
+    args = {}
+    for pair in build_args:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{pair}' is not K=V", param_hint="--build-arg")
+        args[key] = value
+    path = resolve(target)
+    try:
+        image = build(path, image_tag, base_image, args, wheels,
+                      Path(output_dir) if output_dir else None, push,
+                      log=lambda line: click.echo(line, err=True))
+    except ContainerEngineUnavailable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(3)
+    click.echo(image.run_command)
+
+
 def _names(value: str | None) -> list[str] | None:
     names = [n.strip() for n in (value or "").split(",") if n.strip()]
     return names or None

@@ -2,19 +2,28 @@
 
 The ``docker`` Python SDK speaks to whatever ``DOCKER_HOST`` names, so Docker
 and Podman both work. Without a reachable engine the build context is still
-written, with the exact ``docker build`` command to run elsewhere.
+written, with the exact ``docker build`` command to run elsewhere. With
+``wheels=True`` every requirement (bentonb included) is downloaded as a wheel
+into the context on this machine, and the image installs from there with
+``--no-index``: the build itself needs no network.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import subprocess
+import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import bentonb
 from bentonb.bundle.manifest import BundleManifest
 from bentonb.errors import BentonbError
+
+Log = Callable[[str], None]
 
 
 class ContainerEngineUnavailable(BentonbError):
@@ -26,13 +35,14 @@ class ContainerEngineUnavailable(BentonbError):
 
 
 class ImageBuildFailed(BentonbError):
-    """The engine reached the build but a step failed."""
+    """The engine ran the build and a step failed, or the image could not be pushed."""
 
 
 @dataclass
 class BuiltImage:
     tag: str
     context: Path
+    log: list[str] = field(default_factory=list)
 
     @property
     def run_command(self) -> str:
@@ -40,45 +50,118 @@ class BuiltImage:
 
 
 def default_image_tag(manifest: BundleManifest) -> str:
+    """``name:version``, lowercased (image references must be)."""
     return f"{manifest.name.lower()}:{manifest.version.lower()}"
 
 
-def write_context(bundle: Path, output_dir: Path | None = None) -> Path:
-    """Copy the bundle into a build context directory and return it."""
+def build_command(tag: str, context: Path, build_args: Mapping[str, str]) -> str:
+    args = "".join(f" --build-arg {shlex.quote(f'{k}={v}')}" for k, v in build_args.items())
+    return f"docker build{args} -t {shlex.quote(tag)} {shlex.quote(str(context))}"
+
+
+def _bentonb_wheel(into: Path, log: Log) -> None:
+    """A wheel of the bentonb running here (built from its source tree when it has one)."""
+    source = Path(bentonb.__file__).resolve().parents[1]
+    if (source / "pyproject.toml").is_file():
+        args = ["wheel", "--no-deps", "--no-build-isolation", "-w", str(into), str(source)]
+    else:
+        args = ["download", "--no-deps", "-d", str(into), f"bentonb=={bentonb.__version__}"]
+    _pip(args, log)
+
+
+def _pip(args: list[str], log: Log) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise ImageBuildFailed(f"pip {args[0]} failed:\n{tail}")
+
+
+def download_wheels(context: Path, log: Log = print) -> int:
+    """Put wheels for every requirement, and for bentonb and its dependencies, into
+    ``context/wheels``; return how many there are."""
+    wheels = context / "wheels"
+    wheels.mkdir(exist_ok=True)
+    log("downloading wheels for an offline build ...")
+    _bentonb_wheel(wheels, log)
+    own = sorted(wheels.glob("bentonb-*.whl"))
+    _pip(["download", "-q", "--only-binary=:all:", "-d", str(wheels),
+          "-r", str(context / "requirements.txt"), *map(str, own)], log)
+    count = len(list(wheels.glob("*.whl")))
+    log(f"{count} wheels in {wheels}")
+    return count
+
+
+def write_context(bundle: Path, output_dir: Path | None = None, wheels: bool = False,
+                  base_image: str | None = None, log: Log = print) -> Path:
+    """Copy the bundle into a build context directory, with its Dockerfile starting
+    ``FROM base_image`` when one is given, and with wheels if asked."""
     target = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="bentonb-ctx-"))
     if target.exists() and any(target.iterdir()):
         raise BentonbError(f"build context directory {target} is not empty")
     shutil.copytree(bundle, target, dirs_exist_ok=True)
+    if base_image:
+        dockerfile = target / "Dockerfile"
+        lines = dockerfile.read_text().splitlines()
+        first = next(i for i, line in enumerate(lines) if line.startswith("FROM "))
+        lines[first] = f"FROM {base_image}"
+        dockerfile.write_text("\n".join(lines) + "\n")
+    if wheels:
+        download_wheels(target, log)
     return target
 
 
-def containerize(bundle: str | Path, tag: str | None = None, output_dir: Path | None = None,
-                 log: Callable[[str], None] = print) -> BuiltImage:
-    """Build an image from a bundle directory; stream the build log through ``log``."""
+def _client():
+    import docker
+
+    client = docker.from_env(timeout=600)
+    client.ping()
+    return client
+
+
+def containerize(bundle: str | Path, tag: str | None = None, base_image: str | None = None,
+                 build_args: Mapping[str, str] | None = None, wheels: bool = False,
+                 output_dir: Path | None = None, push: bool = False,
+                 log: Log = print) -> BuiltImage:
+    """Build an image from a bundle directory, streaming the build log through ``log``."""
     bundle = Path(bundle)
     manifest = BundleManifest.read(bundle)
     tag = tag or default_image_tag(manifest)
-    context = write_context(bundle, output_dir)
-    command = f"docker build -t {tag} {context}"
+    args = dict(build_args or {})
+    context = write_context(bundle, output_dir, wheels, base_image, log)
+    command = build_command(tag, context, args)
     try:
-        import docker
-        from docker.errors import BuildError, DockerException
-
-        client = docker.from_env()
-        client.ping()
+        client = _client()
     except Exception as exc:  # noqa: BLE001 - no SDK, no socket, refused: all mean "no engine"
         raise ContainerEngineUnavailable(
             f"no container engine is reachable ({type(exc).__name__}); the build context is "
             f"in {context}; build it where Docker or Podman runs: {command}",
             context, command) from None
-    log(f"building {tag} from {context}")
+    image = BuiltImage(tag, context)
+
+    def emit(line: str) -> None:
+        image.log.append(line)
+        log(line)
+
+    emit(f"building {tag} from {context}")
+    from docker.errors import APIError, DockerException
+
     try:
-        for chunk in client.api.build(path=str(context), tag=tag, decode=True, rm=True):
-            if "stream" in chunk and chunk["stream"].strip():
-                log(chunk["stream"].rstrip())
+        stream = client.api.build(path=str(context), tag=tag, buildargs=args, decode=True,
+                                  rm=True, forcerm=True, network_mode="host")
+        for chunk in stream:
+            text = chunk.get("stream") or chunk.get("status") or ""
+            if text.strip():
+                emit(text.rstrip())
             if "error" in chunk:
-                raise BuildError(chunk["error"], [])
-    except (BuildError, DockerException) as exc:
+                raise ImageBuildFailed(f"building {tag} failed: {chunk['error'].strip()}")
+    except (APIError, DockerException) as exc:
         raise ImageBuildFailed(f"building {tag} failed: {exc}") from exc
-    log(f"built {tag}; run it with: docker run -p 5000:5000 {tag}")
-    return BuiltImage(tag, context)
+    if push:
+        repository, _, version = tag.rpartition(":")
+        emit(f"pushing {tag}")
+        for chunk in client.images.push(repository, version, stream=True, decode=True):
+            if "error" in chunk:
+                raise ImageBuildFailed(f"pushing {tag} failed: {chunk['error']}")
+    emit(f"built {tag}; run it with: {image.run_command}")
+    return image

@@ -211,9 +211,12 @@ def extract_bundle_archive(file: Path, into: Path) -> Path:
 
 
 def resolve(tag_or_path: str | Path, store: LocalStore | None = None) -> Path:
-    """A bundle directory from a tag (``Name:latest``) or a path to a bundle."""
+    """A bundle directory from a tag (``Name:latest``), a path to a bundle, or an
+    archive made by ``bentonb export`` (extracted, safely, to a temporary directory)."""
     text = str(tag_or_path)
     path = Path(text).expanduser()
+    if path.is_file() and tarfile.is_tarfile(path):
+        return extract_bundle_archive(path, Path(tempfile.mkdtemp(prefix="bentonb-bundle-")))
     if path.is_dir():
         if not (path / MANIFEST_FILE).is_file():
             raise BundleError(f"{path} is not a bentonb bundle: it has no {MANIFEST_FILE}")

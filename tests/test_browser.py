@@ -54,6 +54,7 @@ def jupyterlab(tmp_path, store_home):
 
 
 def test_predict_button_in_jupyterlab(jupyterlab):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -73,6 +74,12 @@ def test_predict_button_in_jupyterlab(jupyterlab):
             page.keyboard.press("Escape")
             page.get_by_text("Run", exact=True).first.click()
             page.get_by_text("Run All Cells", exact=True).click()
+            # A new JupyterLab may ask which kernel to start, as it would ask a user.
+            choose = page.locator(".jp-Dialog").get_by_role("button", name="Select")
+            try:
+                choose.click(timeout=10_000)
+            except PlaywrightTimeout:
+                pass
             predict = page.locator(".widget-button", has_text="Predict")
             predict.wait_for(timeout=180_000)
             predict.scroll_into_view_if_needed()

@@ -31,13 +31,16 @@ def dockerfile(manifest: BundleManifest) -> str:
     base = manifest.env.docker_base_image or default_base_image(manifest.python_version)
     setup = "RUN bash ./setup.sh\n" if manifest.env.setup_sh else ""
     return f"""\
-FROM {base}
-ENV PYTHONUNBUFFERED=1 PORT=5000 BENTONB_HOME=/home/bentonb/store
+ARG BASE_IMAGE={base}
+FROM ${{BASE_IMAGE}}
+ENV PYTHONUNBUFFERED=1 PORT=5000 BENTONB_HOME=/home/bentonb/store \\
+    PATH=/opt/bentonb/bin:$PATH
 WORKDIR /bundle
 # Wheels in ./wheels (bentonb containerize --wheels) make the build work offline.
 COPY requirements.txt ./
 COPY wheels/ ./wheels/
-RUN if ls wheels/*.whl >/dev/null 2>&1; then \\
+RUN python3 -m venv /opt/bentonb && \\
+    if ls wheels/*.whl >/dev/null 2>&1; then \\
         pip install --no-cache-dir --no-index --find-links=wheels -r requirements.txt bentonb; \\
     else \\
         pip install --no-cache-dir -r requirements.txt bentonb=={manifest.bentonb_version}; \\

@@ -17,7 +17,7 @@ from tornado.netutil import bind_sockets
 
 from bentonb.errors import BentonbError
 from bentonb.server.app import MB, ServerConfig, make_app
-from bentonb.server.logs import SERVER, stop_logging
+from bentonb.server.logs import SERVER, configure_logging, stop_logging
 
 #: How long in-flight requests may take to finish after SIGTERM.
 DRAIN_SECONDS = 30.0
@@ -87,6 +87,7 @@ def _prefork(load_service: Callable[[], Any], sockets: list[socket.socket],
         if pid == 0:
             code = 0
             try:
+                configure_logging(config.log_format)  # the writer thread did not fork
                 service = load_service()
                 ready = functools.partial(on_ready, service) if on_ready and index == 0 \
                     else None
@@ -99,7 +100,10 @@ def _prefork(load_service: Callable[[], Any], sockets: list[socket.socket],
                 os._exit(code)
         children.append(pid)
 
+    forwarded: list[int] = []
+
     def forward(signum: int, _frame: Any) -> None:
+        forwarded.append(signum)
         for child in children:
             try:
                 os.kill(child, signum)
@@ -116,5 +120,7 @@ def _prefork(load_service: Callable[[], Any], sockets: list[socket.socket],
                 break
             except InterruptedError:
                 continue
-        failed += os.waitstatus_to_exitcode(status) != 0
+        code = os.waitstatus_to_exitcode(status)
+        # A worker stopped by the signal we forwarded, before it could handle it, is fine.
+        failed += code != 0 and -code not in forwarded
     return 1 if failed else 0

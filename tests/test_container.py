@@ -1,0 +1,169 @@
+"""Shipping for real: images built with Podman through the Docker Engine API and run,
+pip-installed bundles in a fresh virtual environment, archives served as they are."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from helpers import bentonb_cli, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_IMAGE = "localhost/bentonb-base:bookworm"
+SAMPLE = [[5.1, 3.5, 1.4, 0.2]]
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """Podman serving the Docker API on a local socket, and an offline base image."""
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "container-engine.sh")],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"container engine set-up failed:\n{result.stderr}"
+    host = result.stdout.strip().splitlines()[-1]
+    previous = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = host
+    import docker
+
+    yield docker.from_env(timeout=600)
+    if previous is None:
+        os.environ.pop("DOCKER_HOST", None)
+    else:
+        os.environ["DOCKER_HOST"] = previous
+
+
+def wait_for_answer(url: str, timeout: float = 90) -> requests.Response:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            return requests.post(url, json=SAMPLE, timeout=5)
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.3)
+    raise AssertionError(f"nothing answered at {url}")
+
+
+def run_container(client, image: str, port: int, command: list[str] | None = None):
+    return client.containers.run(image, command or [], detach=True, network_mode="host",
+                                 environment={"PORT": str(port)})
+
+
+def test_containerize_offline_and_serve_the_tutorial_request(engine, iris_service, iris_model,
+                                                             tmp_path):
+    iris_service.save()
+    tag = f"iris-classifier:{iris_service.version.lower()}"
+    result = bentonb_cli("containerize", "IrisClassifier:latest", "--wheels", "--base-image",
+                         BASE_IMAGE, "-t", tag, "--output-dir", str(tmp_path / "ctx"),
+                         timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "wheels in" in result.stderr and "STEP" in result.stderr
+    assert result.stdout.strip() == f"docker run -p 5000:5000 {tag}"
+    wheels = {p.name.split("-")[0].lower() for p in (tmp_path / "ctx" / "wheels").glob("*.whl")}
+    assert {"bentonb", "scikit_learn", "pandas", "tornado"} <= wheels
+
+    config = engine.images.get(tag).attrs["Config"]
+    assert config["User"] == "bentonb"
+    assert "5000/tcp" in config["ExposedPorts"]
+    # Podman builds OCI images, which have no HEALTHCHECK field; Docker keeps it.
+    assert "HEALTHCHECK" in (tmp_path / "ctx" / "Dockerfile").read_text()
+    assert "/healthz" in (tmp_path / "ctx" / "Dockerfile").read_text()
+
+    expected = iris_model.predict(SAMPLE).tolist()
+    for command in ([], ["--workers", "2"]):
+        port = free_port()
+        container = run_container(engine, tag, port, command)
+        try:
+            r = wait_for_answer(f"http://127.0.0.1:{port}/predict")
+            assert r.status_code == 200 and r.json() == expected
+            assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).ok
+        finally:
+            container.stop(timeout=20)
+            status = container.wait(timeout=30)["StatusCode"]
+            logs = container.logs().decode()
+            container.remove()
+        assert status == 0, logs
+        workers = "2 workers" if command else "1 worker"
+        assert f"at http://127.0.0.1:{port} ({workers})" in logs
+
+
+def test_no_engine_writes_the_context_and_exits_3(iris_service, tmp_path, monkeypatch):
+    iris_service.save()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    result = bentonb_cli("containerize", "IrisClassifier:latest", "--output-dir",
+                         str(tmp_path / "ctx"), "--build-arg", "A=1", timeout=120)
+    assert result.returncode == 3
+    assert "no container engine is reachable" in result.stderr
+    assert f"docker build --build-arg A=1 -t irisclassifier:{iris_service.version.lower()} " \
+           f"{tmp_path / 'ctx'}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "ctx" / "Dockerfile").is_file()
+    assert (tmp_path / "ctx" / "IrisClassifier" / "artifacts" / "model" / "model.joblib").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["Nope:latest"], "unknown tag 'Nope:latest'"),
+    (["IrisClassifier:latest", "--build-arg", "novalue"], "'novalue' is not K=V"),
+])
+def test_containerize_bad_arguments(iris_service, args, message):
+    iris_service.save()
+    result = bentonb_cli("containerize", *args, timeout=60)
+    assert result.returncode in (1, 2) and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_base_image_and_failing_step_are_reported(engine, modules, iris_model):
+    modules.load("failing_setup", '''
+        import bentonb
+        from bentonb.adapters import DataframeInput
+        from bentonb.artifact import SklearnModelArtifact
+
+        @bentonb.env(setup_sh="echo preparing the image && exit 7")
+        @bentonb.artifacts([SklearnModelArtifact('model')])
+        class FailingSetup(bentonb.BentoService):
+            @bentonb.api(input=DataframeInput())
+            def predict(self, df):
+                return self.artifacts.model.predict(df)
+    ''').FailingSetup().pack("model", iris_model).save()
+    result = bentonb_cli("containerize", "FailingSetup:latest", "--base-image",
+                         "localhost/no-such-base:1", timeout=300)
+    assert result.returncode == 1 and "no-such-base" in result.stderr
+    assert "Error: building failingsetup:" in result.stderr
+    result = bentonb_cli("containerize", "FailingSetup:latest", "--wheels", "--base-image",
+                         BASE_IMAGE, timeout=900)
+    assert result.returncode == 1
+    assert "preparing the image" in result.stderr          # the build log was streamed
+    assert "bash ./setup.sh" in result.stderr and "exit status 7" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pip_installed_bundle_and_archives_in_a_fresh_venv(iris_service, iris_model, tmp_path):
+    bundle = Path(iris_service.save())
+    archive = tmp_path / "iris.tar.gz"
+    assert bentonb_cli("export", "IrisClassifier:latest", str(archive)).returncode == 0
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+           "--disable-pip-version-check"]
+    subprocess.run([*pip, str(ROOT)], check=True, timeout=900)
+    subprocess.run([*pip, str(bundle)], check=True, timeout=900)
+    out = subprocess.run([str(venv / "bin" / "python"), "-c",
+                          "import IrisClassifier; svc = IrisClassifier.load(); "
+                          f"print(svc.tag, svc.predict({SAMPLE}).tolist())"],
+                         capture_output=True, text=True, cwd=tmp_path, check=True,
+                         env={**os.environ, "BENTONB_HOME": str(tmp_path / "empty")}).stdout
+    assert out.strip() == f"{iris_service.tag} {iris_model.predict(SAMPLE).tolist()}"
+    for target in (str(bundle), str(archive)):
+        port = free_port()
+        proc = subprocess.Popen([str(venv / "bin" / "bentonb"), "serve", target, "--port",
+                                 str(port)], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        try:
+            r = wait_for_answer(f"http://127.0.0.1:{port}/predict")
+            assert r.json() == iris_model.predict(SAMPLE).tolist()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        assert proc.returncode == 0
