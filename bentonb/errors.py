@@ -35,12 +35,6 @@ class UnsupportedMediaType(BadInput):
     status_code = 415
 
 
-class PayloadTooLarge(BadInput):
-    """A request body is larger than the server accepts."""
-
-    status_code = 413
-
-
 class NotFound(BentonbError, LookupError):
     """Something named by the caller does not exist (a tag, an API, a route)."""
 

@@ -50,7 +50,8 @@ def test_save_writes_the_documented_layout(iris_service, store_home):
 
     assert (art.name, art.type, art.framework, art.framework_version) == \
         ("model", "SklearnModelArtifact", "scikit-learn", sklearn.__version__)
-    assert "FROM python:3.11-slim" in (path / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}" in \
+        (path / "Dockerfile").read_text()
 
 
 def test_requirements_are_pinned_from_imports_and_artifacts(iris_service):
@@ -235,6 +236,25 @@ def test_unknown_tag_and_paths_give_clear_errors(iris_service, tmp_path):
         bentonb.load(str(tmp_path))
     with pytest.raises(InvalidArgument):
         bentonb.load("IrisClassifier:../../etc")
+
+
+def test_a_bundle_with_an_unknown_artifact_type_is_refused(iris_service):
+    import yaml
+
+    path = Path(iris_service.save())
+    manifest = yaml.safe_load((path / "bento.yaml").read_text())
+
+    def write(artifact_type):
+        manifest["artifacts"][0]["type"] = artifact_type
+        for copy in (path / "bento.yaml", path / "IrisClassifier" / "bento.yaml"):
+            copy.write_text(yaml.safe_dump(manifest))
+
+    write("QuantumModelArtifact")
+    with pytest.raises(InvalidArgument, match="unknown artifact type 'QuantumModelArtifact'"):
+        bentonb.load(str(path))
+    write("PickleArtifact")
+    with pytest.raises(BundleError, match="saved artifact 'model' as PickleArtifact"):
+        bentonb.load(str(path))
 
 
 def test_sibling_local_modules_travel_with_the_service(modules, iris_model, tmp_path):

@@ -237,7 +237,3 @@ def _resolve(spec: Any, registry: dict[str, type], base: type, role: str) -> Any
         f"{role}= must be an {role} adapter such as {', '.join(sorted(registry))}; "
         f"got {spec!r}"
     )
-
-
-def registered_inputs() -> dict[str, type[BaseInputAdapter]]:
-    return dict(_INPUTS)

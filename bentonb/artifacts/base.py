@@ -131,6 +131,9 @@ class BaseArtifact:
 
 
 def artifact_class(type_name: str) -> type[BaseArtifact]:
+    """The artifact class registered under ``type_name``."""
     if type_name not in _ARTIFACTS:
-        raise InvalidArgument(f"unknown artifact type '{type_name}'")
+        raise InvalidArgument(f"unknown artifact type '{type_name}' (known: "
+                              f"{', '.join(sorted(_ARTIFACTS))}); the bundle may come from a "
+                              "newer bentonb")
     return _ARTIFACTS[type_name]

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from bentonb.artifacts.base import artifact_class
 from bentonb.bundle.manifest import MANIFEST_FILE, BundleManifest
 from bentonb.errors import BundleError
 
@@ -59,9 +60,14 @@ def load_bundle(path: str | Path) -> Any:
                           f"named {manifest.name}")
     service = cls()
     for spec in manifest.artifacts:
+        artifact_class(spec.type)
         if spec.name not in service.artifacts:
             raise BundleError(f"bundle has artifact '{spec.name}' that {manifest.name} does "
                               "not declare")
+        if service.artifacts[spec.name].type_name != spec.type:
+            raise BundleError(f"bundle saved artifact '{spec.name}' as {spec.type}, but "
+                              f"{manifest.name} now declares "
+                              f"{service.artifacts[spec.name].type_name}")
         service.artifacts[spec.name].load(package / "artifacts" / spec.name,
                                           spec.options, spec.metadata)
     service.version = manifest.version

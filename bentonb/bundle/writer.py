@@ -96,7 +96,7 @@ def write_bundle(service: Any, target: Path, version: str,
         bentonb_version=__version__,
         python_version=platform.python_version(),
         labels=check_labels(labels),
-        apis=[_api_spec(a) for a in service.inference_apis],
+        apis=[api_spec(a) for a in service.inference_apis],
         artifacts=artifact_specs,
         env=EnvInfo(list(spec.pip_packages), spec.infer_pip_packages,
                     spec.docker_base_image, "setup.sh" if spec.setup_sh else None),
@@ -124,7 +124,8 @@ def write_bundle(service: Any, target: Path, version: str,
     return manifest
 
 
-def _api_spec(api: Any) -> ApiSpec:
+def api_spec(api: Any) -> ApiSpec:
+    """The manifest entry of one inference API."""
     return ApiSpec(
         name=api.name, route=api.route, input_type=api.input_adapter.type_name,
         output_type=api.output_adapter.type_name, batch=api.batch,

@@ -8,7 +8,6 @@ version into the running server, on the same port and URL.
 from __future__ import annotations
 
 import atexit
-import json
 import secrets
 import threading
 from typing import Any
@@ -119,9 +118,6 @@ class ServingHandle:
         return {"service": self.service.tag or self.name, "url": self.url,
                 "public_url": self.public_url, "api_key": self.api_key,
                 "running": self.running}
-
-    def _repr_json_(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self.summary()))
 
     def widget(self) -> Any:
         from bentonb.notebook.widget import ServingWidget

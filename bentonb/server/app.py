@@ -63,10 +63,10 @@ def service_metadata(service: Any) -> dict[str, Any]:
             return BundleManifest.read(service.bundle_path).to_dict()
         except BentonbError:
             pass
-    from bentonb.bundle.writer import _api_spec
+    from bentonb.bundle.writer import api_spec
 
     return {"name": service.name, "version": service.version, "labels": service.labels,
-            "apis": [vars(_api_spec(a)) for a in service.inference_apis],
+            "apis": [vars(api_spec(a)) for a in service.inference_apis],
             "artifacts": [{"name": a.name, "type": a.type_name, "metadata": a.metadata}
                           for a in service.artifacts]}
 
