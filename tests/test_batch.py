@@ -121,6 +121,17 @@ def test_jsonl_glob_to_dataframe_with_a_json_api(picky, tmp_path, client):
     assert df["x2"].tolist() == [x * x for x in range(120)]
 
 
+def test_an_existing_cluster_by_scheduler_address(picky, tmp_path, client):
+    pd.DataFrame({"x": range(5000)}).to_csv(tmp_path / "x.csv", index=False)
+    address = client.scheduler.address
+    assert address.startswith("tcp://127.0.0.1:")
+    out = tmp_path / "out.parquet"
+    summary = batch.run(str(picky), "predict", str(tmp_path / "x.csv"), str(out),
+                        scheduler=address, partition_rows=1000, progress=False)
+    assert summary.rows == 5000 and summary.partitions >= 2
+    assert pd.read_parquet(out)["prediction"].tolist() == [2 * x for x in range(5000)]
+
+
 def test_a_service_packed_in_memory_runs_too(modules, tmp_path, client):
     svc = modules.load("picky_service", POISON_SERVICE).Picky()
     pd.DataFrame({"x": [1, 2, 3]}).to_csv(tmp_path / "x.csv", index=False)
