@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,14 +29,12 @@ def _store():
 
 
 def parse_labels(value: str | None) -> dict[str, str]:
-    """``k=v,k2=v2`` -> dict; a malformed pair is a BadParameter naming it."""
-    labels: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in (value or "").split(","))):
-        key, sep, val = pair.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"'{pair}' is not key=value (e.g. --labels stage=dev)")
-        labels[key.strip()] = val.strip()
-    return labels
+    from bentonb.bundle.writer import parse_labels as parse
+
+    try:
+        return parse(value)
+    except BentonbError as exc:
+        raise click.BadParameter(str(exc), param_hint="--labels") from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,17 +171,14 @@ def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bo
           api_key: str) -> None:
     """Serve a bundle (TAG or directory) over HTTP until SIGTERM / Ctrl-C."""
     from bentonb.bundle.loader import load_bundle
-    from bentonb.server.app import MB, ServerConfig
+    from bentonb.server.app import MB, ServerConfig, choose_api_key
     from bentonb.server.logs import configure_logging
     from bentonb.server.runner import run_server
     from bentonb.store import resolve
 
     configure_logging(log_format)
     path = resolve(target)
-    if api_key == "auto":
-        key = secrets.token_urlsafe(24) if ngrok else None
-    else:
-        key = None if api_key == "none" else api_key
+    key = choose_api_key(api_key, public=ngrok)
     config = ServerConfig(host=host, port=port, enable_microbatch=enable_microbatch,
                           mb_max_batch_size=mb_max_batch_size, mb_max_latency=mb_max_latency,
                           max_request_size=int(max_request_size * MB), log_format=log_format,

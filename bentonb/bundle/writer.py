@@ -52,6 +52,18 @@ def check_labels(labels: Any) -> dict[str, str]:
     return {k: str(v) for k, v in labels.items()}
 
 
+def parse_labels(text: str | None) -> dict[str, str]:
+    """``k=v,k2=v2`` (from a flag) -> a labels dict."""
+    labels: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidArgument(f"--labels takes key=value pairs separated by commas; "
+                                  f"'{pair}' is not key=value (e.g. stage=dev)")
+        labels[key.strip()] = value.strip()
+    return check_labels(labels)
+
+
 def write_bundle(service: Any, target: Path, version: str,
                  labels: dict[str, str] | None = None) -> BundleManifest:
     """Write ``service`` into the empty directory ``target``; return its manifest."""

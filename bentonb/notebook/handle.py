@@ -8,12 +8,11 @@ version into the running server, on the same port and URL.
 from __future__ import annotations
 
 import atexit
-import secrets
 import threading
 from typing import Any
 
 from bentonb.errors import BentonbError, InvalidArgument
-from bentonb.server.app import ServerConfig
+from bentonb.server.app import ServerConfig, choose_api_key
 from bentonb.server.thread import BackgroundServer
 from bentonb.tunnel import Tunnel, colab_proxy_url, open_tunnel
 
@@ -37,16 +36,6 @@ def resolve_service(target: Any) -> Any:
         return load(target)
     raise InvalidArgument(f"cannot serve {type(target).__name__}: give a packed service, a tag "
                           "like 'IrisClassifier:latest' or a bundle path")
-
-
-def _api_key(choice: str | None, public: bool) -> str | None:
-    if choice in (None, "auto"):
-        return secrets.token_urlsafe(24) if public else None
-    if choice == "none":
-        return None
-    if len(choice) < 8:
-        raise InvalidArgument("an API key needs at least 8 characters (or use 'auto'/'none')")
-    return choice
 
 
 class ServingHandle:
@@ -151,8 +140,7 @@ def serve(target: Any, port: int = 5000, host: str = "127.0.0.1", ngrok: bool = 
         current.swap(service)
         current.notice = f"swapped {service.tag or service.name} into {current.url}"
         return current
-    public = ngrok
-    key = _api_key(api_key, public)
+    key = choose_api_key(api_key, public=ngrok)
     config = ServerConfig(host=host, port=port, mb_max_batch_size=mb_max_batch_size,
                           mb_max_latency=mb_max_latency, api_key=key)
     server, notice = _start(service, config)

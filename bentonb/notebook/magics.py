@@ -13,6 +13,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from bentonb.bundle.writer import parse_labels
 from bentonb.errors import BentonbError, did_you_mean
 
 
@@ -25,16 +26,6 @@ def _usage_errors(method: Any) -> Any:
         except BentonbError as exc:
             raise UsageError(str(exc)) from None
     return wrapper
-
-
-def _labels(text: str | None) -> dict[str, str]:
-    labels = {}
-    for pair in filter(None, (p.strip() for p in (text or "").split(","))):
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--labels takes key=value pairs separated by commas, not '{pair}'")
-        labels[key.strip()] = value.strip()
-    return labels
 
 
 @magics_class
@@ -109,10 +100,11 @@ class BentonbMagics(Magics):
             if not sep or not name or not var:
                 raise UsageError(f"'{pair}' is not artifact=variable (e.g. model=clf)")
             service.pack(name, self._lookup(var, "model"))
+        labels = parse_labels(args.labels)
         if args.dir:
-            path = service.save_to_dir(args.dir, version=args.version, labels=_labels(args.labels))
+            path = service.save_to_dir(args.dir, version=args.version, labels=labels)
         else:
-            path = service.save(version=args.version, labels=_labels(args.labels))
+            path = service.save(version=args.version, labels=labels)
         print(f"saved {service.tag} to {path}")
         return service
 

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import tornado.web
 
 from bentonb.adapters.base import HttpRequest
-from bentonb.errors import BadInput, BentonbError, Overloaded
+from bentonb.errors import BadInput, BentonbError, InvalidArgument, Overloaded
 from bentonb.server.batching import DirectRunner, MicroBatchDispatcher
 from bentonb.server.logs import ACCESS, PREDICTION
 from bentonb.server.metrics import CONTENT_TYPE, ServerMetrics
@@ -52,6 +53,18 @@ class ServerConfig:
     max_request_size: int = 20 * MB
     api_key: str | None = None
     log_format: str = "text"
+
+
+def choose_api_key(choice: str | None, public: bool) -> str | None:
+    """``auto``: a new key when the server is public, none otherwise; ``none``: no key;
+    anything else is the key itself (8 characters at least)."""
+    if choice in (None, "auto"):
+        return secrets.token_urlsafe(24) if public else None
+    if choice == "none":
+        return None
+    if len(choice) < 8:
+        raise InvalidArgument("an API key needs at least 8 characters (or use 'auto'/'none')")
+    return choice
 
 
 def service_metadata(service: Any) -> dict[str, Any]:
