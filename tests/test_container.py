@@ -77,7 +77,12 @@ def test_containerize_offline_and_serve_the_tutorial_request(engine, iris_servic
         port = free_port()
         container = run_container(engine, tag, port, command)
         try:
-            r = wait_for_answer(f"http://127.0.0.1:{port}/predict")
+            try:
+                r = wait_for_answer(f"http://127.0.0.1:{port}/predict")
+            except AssertionError as exc:
+                container.reload()
+                raise AssertionError(f"{exc}; container {container.status}:\n"
+                                     f"{container.logs().decode()[-3000:]}") from None
             assert r.status_code == 200 and r.json() == expected
             assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).ok
         finally:
