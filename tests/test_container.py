@@ -30,7 +30,9 @@ def engine():
     os.environ["DOCKER_HOST"] = host
     import docker
 
-    yield docker.from_env(timeout=600)
+    client = docker.from_env(timeout=600)
+    yield client
+    client.images.prune(filters={"dangling": True})  # left by the failing builds
     if previous is None:
         os.environ.pop("DOCKER_HOST", None)
     else:
@@ -93,6 +95,7 @@ def test_containerize_offline_and_serve_the_tutorial_request(engine, iris_servic
         assert status == 0, logs
         workers = "2 workers" if command else "1 worker"
         assert f"at http://127.0.0.1:{port} ({workers})" in logs
+    engine.images.remove(tag, force=True)
 
 
 def test_no_engine_writes_the_context_and_exits_3(iris_service, tmp_path, monkeypatch):
