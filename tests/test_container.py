@@ -87,14 +87,19 @@ def test_containerize_offline_and_serve_the_tutorial_request(engine, iris_servic
                                      f"{container.logs().decode()[-3000:]}") from None
             assert r.status_code == 200 and r.json() == expected
             assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).ok
+            # One worker may answer while the other still loads; stop once all are up.
+            workers = "2 workers" if command else "1 worker"
+            banner = f"at http://127.0.0.1:{port} ({workers})"
+            deadline = time.time() + 60
+            while banner not in container.logs().decode() and time.time() < deadline:
+                time.sleep(0.2)
         finally:
             container.stop(timeout=20)
             status = container.wait(timeout=30)["StatusCode"]
             logs = container.logs().decode()
             container.remove()
         assert status == 0, logs
-        workers = "2 workers" if command else "1 worker"
-        assert f"at http://127.0.0.1:{port} ({workers})" in logs
+        assert banner in logs
     engine.images.remove(tag, force=True)
 
 
