@@ -173,7 +173,7 @@ def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bo
     from bentonb.bundle.loader import load_bundle
     from bentonb.server.app import MB, ServerConfig, choose_api_key
     from bentonb.server.logs import configure_logging
-    from bentonb.server.runner import run_server
+    from bentonb.server.runner import local_url, run_server
     from bentonb.store import resolve
 
     configure_logging(log_format)
@@ -190,7 +190,7 @@ def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bo
         tunnels.append(open_tunnel(port, ngrok_token))
 
     def ready(service: Any) -> None:
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        url = local_url(host, port)
         click.echo(f"bentonb serving {service.tag or service.name} at {url} "
                    f"({workers} worker{'s' if workers > 1 else ''}); docs: {url}/docs",
                    err=True)

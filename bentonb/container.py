@@ -59,17 +59,17 @@ def build_command(tag: str, context: Path, build_args: Mapping[str, str]) -> str
     return f"docker build{args} -t {shlex.quote(tag)} {shlex.quote(str(context))}"
 
 
-def _bentonb_wheel(into: Path, log: Log) -> None:
+def _bentonb_wheel(into: Path) -> None:
     """A wheel of the bentonb running here (built from its source tree when it has one)."""
     source = Path(bentonb.__file__).resolve().parents[1]
     if (source / "pyproject.toml").is_file():
         args = ["wheel", "--no-deps", "--no-build-isolation", "-w", str(into), str(source)]
     else:
         args = ["download", "--no-deps", "-d", str(into), f"bentonb=={bentonb.__version__}"]
-    _pip(args, log)
+    _pip(args)
 
 
-def _pip(args: list[str], log: Log) -> None:
+def _pip(args: list[str]) -> None:
     proc = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
                           capture_output=True, text=True)
     if proc.returncode != 0:
@@ -83,10 +83,10 @@ def download_wheels(context: Path, log: Log = print) -> int:
     wheels = context / "wheels"
     wheels.mkdir(exist_ok=True)
     log("downloading wheels for an offline build ...")
-    _bentonb_wheel(wheels, log)
+    _bentonb_wheel(wheels)
     own = sorted(wheels.glob("bentonb-*.whl"))
     _pip(["download", "-q", "--only-binary=:all:", "-d", str(wheels),
-          "-r", str(context / "requirements.txt"), *map(str, own)], log)
+          "-r", str(context / "requirements.txt"), *map(str, own)])
     count = len(list(wheels.glob("*.whl")))
     log(f"{count} wheels in {wheels}")
     return count

@@ -24,19 +24,6 @@ def train_iris_classifier():
     return svm.SVC(gamma="scale").fit(iris.data, iris.target)
 
 
-def start_server(service, port: int):
-    """Serve on ``port``, or on a free port (said aloud) when it is taken."""
-    from bentonb.errors import BentonbError
-    from bentonb.server.app import ServerConfig
-    from bentonb.server.thread import BackgroundServer
-
-    try:
-        return BackgroundServer(service, ServerConfig(port=port))
-    except BentonbError as exc:
-        print(f"   {exc}; using a free port instead")
-        return BackgroundServer(service, ServerConfig(port=0))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bentonb.demo", description=__doc__)
     parser.add_argument("--port", type=int, default=5000)
@@ -57,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     assert prediction == clf.predict(SAMPLE).tolist()
 
     print("4. serving it over HTTP with adaptive micro-batching")
-    server = start_server(service, args.port)
+    server = bentonb.serve(service, port=args.port)
+    if server.notice:
+        print(f"   {server.notice}")
     url = f"{server.url}/predict"
     request = urllib.request.Request(url, data=json.dumps(SAMPLE).encode(),
                                      headers={"Content-Type": "application/json"})
@@ -72,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stdin.isatty():
         print("   serving until Ctrl-C ...")
         try:
-            server.wait()
+            server.server.wait()
         except KeyboardInterrupt:
             pass
     server.stop()

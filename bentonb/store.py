@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bentonb.bundle.manifest import MANIFEST_FILE, BundleManifest
-from bentonb.bundle.writer import check_version, new_version, write_atomically
+from bentonb.bundle.writer import check_version, mark_saved, new_version, write_atomically
 from bentonb.errors import BundleError, InvalidArgument, NotFound, did_you_mean
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -81,8 +81,7 @@ class LocalStore:
                 if target.exists() and not version:
                     continue  # another process took this version a moment before us
                 raise
-            service.version, service.bundle_path = manifest.version, target
-            service.labels = dict(manifest.labels)
+            mark_saved(service, manifest, target)
             return target
         raise BundleError(f"could not find a free version for {service.name}")
 

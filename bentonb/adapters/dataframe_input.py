@@ -120,7 +120,7 @@ class DataframeInput(BaseInputAdapter):
         try:
             df = self._frame(value)
         except BadInput:
-            raise
+            raise  # already says what is wrong; ValueError below would re-wrap it
         except (ValueError, TypeError) as exc:
             raise BadInput(f"JSON body cannot be read as a table: {exc}") from exc
         return self._finish(df)

@@ -11,6 +11,7 @@ from typing import Any
 
 from bentonb.artifacts.base import artifact_class
 from bentonb.bundle.manifest import MANIFEST_FILE, BundleManifest
+from bentonb.bundle.writer import mark_saved
 from bentonb.errors import BundleError
 
 _IMPORT_LOCK = threading.Lock()
@@ -70,8 +71,7 @@ def load_bundle(path: str | Path) -> Any:
                               f"{service.artifacts[spec.name].type_name}")
         service.artifacts[spec.name].load(package / "artifacts" / spec.name,
                                           spec.options, spec.metadata)
-    service.version = manifest.version
-    service.labels = dict(manifest.labels)
-    service.bundle_path = package.parent if package.name == manifest.name and (
+    root = package.parent if package.name == manifest.name and (
         package.parent / MANIFEST_FILE).is_file() else package
+    mark_saved(service, manifest, root)
     return service

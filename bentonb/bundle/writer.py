@@ -170,10 +170,11 @@ def save_to_dir(service: Any, path: Path, version: str | None = None,
     if path.is_dir():
         path.rmdir()
     manifest = write_atomically(service, path, check_version(version or new_version()), labels)
-    _mark_saved(service, manifest, path)
+    mark_saved(service, manifest, path)
     return path
 
 
-def _mark_saved(service: Any, manifest: BundleManifest, path: Path) -> None:
+def mark_saved(service: Any, manifest: BundleManifest, path: Path) -> None:
+    """Record on ``service`` the bundle it was saved as (or loaded from)."""
     service.version, service.bundle_path = manifest.version, path
     service.labels = dict(manifest.labels)

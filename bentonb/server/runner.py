@@ -34,6 +34,22 @@ def listen(host: str, port: int) -> list[socket.socket]:
         raise BentonbError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def local_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses for a server bound to ``host``."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{port}"
+
+
+async def drain(app: Any, server: HTTPServer, timeout: float) -> bool:
+    """Stop accepting, wait for the requests in flight (up to ``timeout``), close the
+    connections, and retire the runtime; False when requests were still running."""
+    app.state.shutting_down = True
+    server.stop()
+    drained = await app.state.wait_idle(timeout)
+    await server.close_all_connections()
+    app.state.runtime.retire()
+    return drained
+
+
 def make_http_server(app: Any, config: ServerConfig) -> HTTPServer:
     # Tornado's own limit is a backstop: handlers answer 413 themselves from the headers.
     return HTTPServer(app, max_body_size=config.max_request_size + MB,
@@ -54,13 +70,8 @@ async def serve_sockets(service: Any, sockets: list[socket.socket], config: Serv
         on_ready()
     await stop.wait()
     SERVER.info("shutting down: finishing %d request(s) in flight", app.state.in_flight)
-    app.state.shutting_down = True
-    server.stop()
-    drained = await app.state.wait_idle(DRAIN_SECONDS)
-    if not drained:
+    if not await drain(app, server, DRAIN_SECONDS):
         SERVER.warning("gave up waiting for %d request(s)", app.state.in_flight)
-    await server.close_all_connections()
-    app.state.runtime.close()
 
 
 def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: int = 1,

@@ -12,7 +12,7 @@ from typing import Any
 
 from bentonb.errors import BentonbError
 from bentonb.server.app import ServerConfig, make_app
-from bentonb.server.runner import DRAIN_SECONDS, listen, make_http_server
+from bentonb.server.runner import DRAIN_SECONDS, drain, listen, local_url, make_http_server
 
 
 class BackgroundServer:
@@ -34,9 +34,7 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        host = self.config.host
-        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-        return f"http://{host}:{self.port}"
+        return local_url(self.config.host, self.port)
 
     @property
     def running(self) -> bool:
@@ -86,15 +84,8 @@ class BackgroundServer:
         if not self.running:
             return
 
-        async def shutdown() -> None:
-            self.app.state.shutting_down = True
-            self._server.stop()
-            await self.app.state.wait_idle(timeout)
-            await self._server.close_all_connections()
-            self.app.state.runtime.retire()
-
         try:
-            self._call(shutdown, timeout + 5)
+            self._call(lambda: drain(self.app, self._server, timeout), timeout + 5)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
