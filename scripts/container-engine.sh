@@ -19,6 +19,7 @@ if ! curl -s --unix-socket "$socket" http://d/_ping >/dev/null 2>&1; then
     rm -f "$socket"
     nohup podman --runtime runc system service --time=0 "unix://$socket" \
         >"$conf_dir/podman.log" 2>&1 &
+    echo $! > "$socket.pid"  # who started it may stop it: kill "$(cat "$socket.pid")"
     for _ in $(seq 100); do
         curl -s --unix-socket "$socket" http://d/_ping >/dev/null 2>&1 && break
         sleep 0.1

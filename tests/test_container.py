@@ -21,7 +21,10 @@ SAMPLE = [[5.1, 3.5, 1.4, 0.2]]
 
 @pytest.fixture(scope="session")
 def engine():
-    """Podman serving the Docker API on a local socket, and an offline base image."""
+    """Podman serving the Docker API on a local socket, and an offline base image.
+    A service this fixture started is stopped at the end, not left running."""
+    pid_file = Path("/tmp/bentonb-podman.sock.pid")
+    pid_file.unlink(missing_ok=True)
     result = subprocess.run(["bash", str(ROOT / "scripts" / "container-engine.sh")],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"container engine set-up failed:\n{result.stderr}"
@@ -33,6 +36,9 @@ def engine():
     client = docker.from_env(timeout=600)
     yield client
     client.images.prune(filters={"dangling": True})  # left by the failing builds
+    client.close()
+    if pid_file.exists():
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
     if previous is None:
         os.environ.pop("DOCKER_HOST", None)
     else:
