@@ -14,8 +14,7 @@
 Frameworks (pandas, torch, spacy, ...) are imported only when used.
 """
 
-__version__ = "0.1.0"
-
+from bentonb._version import __version__
 from bentonb.bundle.source import record_service_source  # noqa: E402
 from bentonb.errors import BentonbError  # noqa: E402
 from bentonb.service import BentoService, api, artifacts, env  # noqa: E402

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bentonb
+from bentonb._version import __version__
 from bentonb.bundle.manifest import BundleManifest
 from bentonb.errors import BentonbError
 
@@ -61,11 +61,11 @@ def build_command(tag: str, context: Path, build_args: Mapping[str, str]) -> str
 
 def _bentonb_wheel(into: Path) -> None:
     """A wheel of the bentonb running here (built from its source tree when it has one)."""
-    source = Path(bentonb.__file__).resolve().parents[1]
+    source = Path(__file__).resolve().parents[1]
     if (source / "pyproject.toml").is_file():
         args = ["wheel", "--no-deps", "--no-build-isolation", "-w", str(into), str(source)]
     else:
-        args = ["download", "--no-deps", "-d", str(into), f"bentonb=={bentonb.__version__}"]
+        args = ["download", "--no-deps", "-d", str(into), f"bentonb=={__version__}"]
     _pip(args)
 
 

@@ -4,7 +4,7 @@
 #   scripts/container-engine.sh [SOCKET] [BASE_IMAGE]
 set -euo pipefail
 socket=${1:-/tmp/bentonb-podman.sock}
-base=${2:-localhost/bentonb-base:bookworm}
+base=${2:-localhost/bentonb-base:latest}
 conf_dir=${XDG_RUNTIME_DIR:-/tmp}/bentonb-containers
 mkdir -p "$conf_dir"
 cat > "$conf_dir/containers.conf" <<'CONF'
@@ -14,6 +14,30 @@ default_ulimits = []
 cgroup_manager = "cgroupfs"
 CONF
 export CONTAINERS_CONF="$conf_dir/containers.conf"
+
+# Print "MIRROR SUITE" for the machine's distribution: the first main-archive URI of its apt
+# sources (one-line "deb URI SUITE ..." or deb822 "URIs:" stanzas), and the codename from
+# /etc/os-release when debootstrap knows it, else Debian bookworm.
+apt_mirror_and_suite() {
+    local codename="" id="" uri=""
+    [ -r /etc/os-release ] && { . /etc/os-release; codename=${VERSION_CODENAME:-}; id=${ID:-}; }
+    local files=()
+    [ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
+    for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && files+=("$f")
+    done
+    if [ ${#files[@]} -gt 0 ]; then
+        uri=$(awk '
+            /^[[:space:]]*deb[[:space:]]/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; break } }
+            /^[[:space:]]*URIs:/ { for (i = 2; i <= NF; i++) print $i }
+        ' "${files[@]}" | grep -E '/(debian|ubuntu|ubuntu-ports)/?$' | head -n1 || true)
+    fi
+    if [ -z "$codename" ] || [ ! -e "/usr/share/debootstrap/scripts/$codename" ] || [ -z "$uri" ]; then
+        codename=bookworm
+        [ "$id" = debian ] && [ -n "$uri" ] || uri=http://deb.debian.org/debian
+    fi
+    echo "$uri $codename"
+}
 
 if ! curl -s --unix-socket "$socket" http://d/_ping >/dev/null 2>&1; then
     rm -f "$socket"
@@ -26,15 +50,16 @@ if ! curl -s --unix-socket "$socket" http://d/_ping >/dev/null 2>&1; then
     done
 fi
 
-# No registry is reachable to pull python:X.Y-slim: build a Debian base with Python once.
+# No registry is reachable to pull python:X.Y-slim: build a base with Python once, from the
+# machine's own distribution and mirror (apt sources in the one-line or the deb822 form).
 if ! podman --runtime runc image exists "$base"; then
-    mirror=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list \
-        /etc/apt/sources.list.d/* 2>/dev/null | head -n1 | awk '{print $2}')
-    [ -n "$mirror" ] || { echo "no Debian mirror in the apt sources" >&2; exit 1; }
+    read -r mirror suite < <(apt_mirror_and_suite) || true
+    [ -n "${mirror:-}" ] || { echo "no Debian/Ubuntu mirror found in the apt sources" >&2; exit 1; }
     rootfs=$(mktemp -d)
+    trap 'rm -rf "$rootfs"' EXIT
     debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
-        bookworm "$rootfs" "$mirror" >"$conf_dir/debootstrap.log" 2>&1
+        "$suite" "$rootfs" "$mirror" >"$conf_dir/debootstrap.log" 2>&1 \
+        || { echo "debootstrap $suite from $mirror failed; see $conf_dir/debootstrap.log" >&2; exit 1; }
     tar -C "$rootfs" -c . | podman --runtime runc import - "$base" >/dev/null
-    rm -rf "$rootfs"
 fi
 echo "unix://$socket"

@@ -15,7 +15,7 @@ import requests
 from helpers import bentonb_cli, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE_IMAGE = "localhost/bentonb-base:bookworm"
+BASE_IMAGE = "localhost/bentonb-base:latest"
 SAMPLE = [[5.1, 3.5, 1.4, 0.2]]
 
 

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bentonb import __version__
+from bentonb._version import __version__
 from bentonb.bundle import templates
 from bentonb.bundle.manifest import (
     MANIFEST_FILE,
