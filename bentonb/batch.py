@@ -128,7 +128,7 @@ def load_on_worker(ref: Any) -> Any:
 
 def _call(api: Any, chunk: Any) -> Any:
     adapter = api.input_adapter
-    if adapter.type_name == "DataframeInput":
+    if adapter.items_are_rows:
         return api.run_batch([chunk.reset_index(drop=True)])[0]
     records = chunk.to_dict(orient="records")
     return api.run_batch([adapter.from_python(r) for r in records])

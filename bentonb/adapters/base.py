@@ -117,6 +117,12 @@ class BaseInputAdapter:
     items_are_rows: ClassVar[bool] = False
     #: True when the API is a batch API whatever its ``batch=`` says.
     always_batch: ClassVar[bool] = False
+    #: True when a request is a file upload (raw bytes or multipart), not typed text.
+    accepts_files: ClassVar[bool] = False
+    #: True when ``GET /route?query`` is a request too (the value comes from the query).
+    accepts_query: ClassVar[bool] = False
+    #: True when parsing decodes heavy media (images): parse off the event loop always.
+    heavy_parse: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -13,6 +13,7 @@ class FileInput(BaseInputAdapter):
     stream's ``name`` is the upload's file name when there is one."""
 
     media_types = ("application/octet-stream", "multipart/form-data", "*/*")
+    accepts_files = True
 
     def check_media_type(self, request: HttpRequest) -> None:
         """Every media type is a file."""

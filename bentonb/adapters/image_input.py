@@ -15,6 +15,8 @@ class ImageInput(BaseInputAdapter):
     ``"L"`` for grey)."""
 
     media_types = ("image/*", "multipart/form-data", "application/octet-stream")
+    accepts_files = True
+    heavy_parse = True
 
     def __init__(self, pilmode: str = "RGB") -> None:
         self.pilmode = pilmode

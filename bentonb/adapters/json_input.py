@@ -31,6 +31,7 @@ class JsonInput(BaseInputAdapter):
     API function receives a model instance; a GET request's query becomes an object."""
 
     media_types = ("application/json",)
+    accepts_query = True
 
     def __init__(self, pydantic_model: Any = None) -> None:
         check_pydantic_model(pydantic_model, "JsonInput")

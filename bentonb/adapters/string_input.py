@@ -12,6 +12,7 @@ class StringInput(BaseInputAdapter):
     """Gives the API function the body decoded as text (charset from Content-Type)."""
 
     media_types = ("text/plain", "text/*", "application/json")
+    accepts_query = True
 
     def from_http(self, request: HttpRequest) -> Any:
         if request.method == "GET":

@@ -17,8 +17,6 @@ from typing import Any
 
 import ipywidgets as widgets
 
-_FILE_TYPES = ("ImageInput", "FileInput")
-
 
 class ServingWidget:
     """Widgets bound to one :class:`ServingHandle`; ``.box`` is what is displayed."""
@@ -75,7 +73,7 @@ class ServingWidget:
     def _select_api(self) -> None:
         api = self._current_api()
         self.body.value = api.input_adapter.example()
-        takes_files = api.input_adapter.type_name in _FILE_TYPES
+        takes_files = api.input_adapter.accepts_files
         self.upload.layout.display = None if takes_files else "none"
         self.body.layout.display = "none" if takes_files else None
 
@@ -88,7 +86,7 @@ class ServingWidget:
     def _request(self) -> urllib.request.Request:
         api = self._current_api()
         headers = dict(self.handle.headers())
-        if api.input_adapter.type_name in _FILE_TYPES:
+        if api.input_adapter.accepts_files:
             if not self.upload.value:
                 raise ValueError("choose a file to upload first")
             item = self.upload.value[0]

@@ -274,7 +274,7 @@ class ApiHandler(BaseHandler):
                                        "POST", self.request.query_arguments))
 
     async def get(self, route: str) -> None:
-        if self.api.input_adapter.type_name not in ("JsonInput", "StringInput"):
+        if not self.api.input_adapter.accepts_query:
             raise tornado.web.HTTPError(405, f"/{route} takes POST requests with a "
                                              f"{self.api.input_adapter.type_name} body")
         query = {k: [v.decode("utf-8", "replace") for v in vs]
