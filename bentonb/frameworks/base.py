@@ -77,8 +77,7 @@ class BaseArtifact:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("Base"):
-            _ARTIFACTS[cls.__name__] = cls
+        _ARTIFACTS[cls.__name__] = cls
 
     def __repr__(self) -> str:
         state = "packed" if self._packed else "empty"
