@@ -14,6 +14,9 @@
 Frameworks (pandas, torch, spacy, ...) are imported only when used.
 """
 
+# Load the package bentonb.artifacts (older import paths) before the @artifacts decorator
+# is bound below: importing it any later would rebind ``bentonb.artifacts`` to the package.
+from bentonb import artifacts as _artifact_paths  # noqa: F401
 from bentonb._version import __version__
 from bentonb.bundle.source import record_service_source  # noqa: E402
 from bentonb.errors import BentonbError  # noqa: E402

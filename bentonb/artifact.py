@@ -1,4 +1,7 @@
-"""Tutorial-compatible path: ``from bentonb.artifact import SklearnModelArtifact``."""
+"""Tutorial path of the 0.x artifact classes: ``from bentonb.artifact import SklearnModelArtifact``.
 
-from bentonb.artifacts import *  # noqa: F401,F403
-from bentonb.artifacts import __all__  # noqa: F401
+A re-export of :mod:`bentonb.frameworks`; it holds no code of its own.
+"""
+
+from bentonb.frameworks import *  # noqa: F403
+from bentonb.frameworks import __all__  # noqa: F401

@@ -223,3 +223,29 @@ def test_cli_batch_with_its_own_local_cluster(iris_service, iris_model, tmp_path
                       timeout=120)
     assert bad.returncode == 1 and "no column(s) a, b" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_batch_asks_the_input_adapter_whether_it_takes_table_rows(modules, tmp_path):
+    import pydantic
+
+    from bentonb.adapters import (
+        DataframeInput,
+        FileInput,
+        ImageInput,
+        JsonInput,
+        NumpyInput,
+        StringInput,
+    )
+
+    class Row(pydantic.BaseModel):
+        x: float
+
+    adapters = [DataframeInput(), JsonInput(), JsonInput(pydantic_model=Row), NumpyInput(),
+                StringInput(), ImageInput(), FileInput()]
+    assert [batch.reads_table_rows(a) for a in adapters] == [True, True, True, False, False,
+                                                             False, False]
+    # A packed service is checked the same way, before any cluster starts.
+    svc = modules.load("picky_unsaved", POISON_SERVICE).Picky()
+    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(InvalidArgument, match="API 'image' reads ImageInput; batch jobs need"):
+        batch.run(svc, "image", str(tmp_path / "x.csv"), progress=False)

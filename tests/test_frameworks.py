@@ -354,3 +354,68 @@ def test_every_framework_refuses_foreign_objects(artifact, module, bad):
 
     with pytest.raises(bentonb.errors.ArtifactTypeError, match=f"'m' \\({artifact}\\) expects"):
         Svc().pack("m", bad)
+
+
+FRAMEWORK_MODULES = ["sklearn", "pytorch", "keras", "xgboost", "spacy", "picklable", "json"]
+
+
+@pytest.mark.parametrize("name", FRAMEWORK_MODULES)
+def test_every_framework_module_has_the_same_verbs(name):
+    import importlib
+
+    module = importlib.import_module(f"bentonb.frameworks.{name}")
+    for verb in ("framework_version", "is_model", "save_model_to_dir", "load_model_from_dir"):
+        assert callable(getattr(module, verb)), f"bentonb.frameworks.{name} lacks {verb}()"
+    artifacts = [c for c in vars(module).values() if isinstance(c, type)
+                 and issubclass(c, bentonb.frameworks.BaseArtifact)
+                 and c is not bentonb.frameworks.BaseArtifact]
+    assert len(artifacts) == 1, artifacts
+    cls = artifacts[0]
+    assert (cls.framework, cls.expected, cls.modules) == (
+        module.FRAMEWORK, module.EXPECTED, module.MODULES)
+    assert bentonb.frameworks.artifact_class(cls.__name__) is cls
+    assert module.is_model(object()) is (name == "picklable")
+
+
+def test_sklearn_module_functions_round_trip_a_model(tmp_path, iris_model, iris_data):
+    import sklearn
+
+    from bentonb.frameworks import sklearn as flavor
+
+    X, _ = iris_data
+    assert flavor.is_model(iris_model)
+    assert flavor.framework_version() == sklearn.__version__
+    options = flavor.save_model_to_dir(iris_model, tmp_path)
+    assert options == {} and (tmp_path / "model.joblib").is_file()
+    loaded = flavor.load_model_from_dir(tmp_path, options)
+    assert loaded.predict(X).tolist() == iris_model.predict(X).tolist()
+
+
+def test_picklable_and_json_module_functions_round_trip(tmp_path):
+    from bentonb.frameworks import json as json_flavor
+    from bentonb.frameworks import picklable
+
+    value = {"labels": ["setosa", "versicolor"], "threshold": 0.5}
+    json_flavor.save_model_to_dir(value, tmp_path)
+    assert json.loads((tmp_path / "data.json").read_text()) == value
+    assert json_flavor.load_model_from_dir(tmp_path) == value
+    assert not json_flavor.is_model({1, 2})
+    picklable.save_model_to_dir(np.arange(5), tmp_path)
+    assert picklable.load_model_from_dir(tmp_path).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_xgboost_loads_only_xgboost_model_classes_named_by_a_manifest(tmp_path, iris_data):
+    import xgboost as xgb
+
+    from bentonb.frameworks import xgboost as flavor
+
+    X, y = iris_data
+    clf = xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(X, y)
+    options = flavor.save_model_to_dir(clf, tmp_path)
+    assert options == {"class": "XGBClassifier"}
+    loaded = flavor.load_model_from_dir(tmp_path, options)
+    assert type(loaded) is xgb.XGBClassifier
+    assert loaded.predict(X).tolist() == clf.predict(X).tolist()
+    for bad in ("DMatrix", "train", "no_such_thing", 3):
+        with pytest.raises(bentonb.errors.BundleError, match="not an XGBoost model class"):
+            flavor.load_model_from_dir(tmp_path, {"class": bad})

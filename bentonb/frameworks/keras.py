@@ -1,5 +1,72 @@
-"""Tutorial-compatible path: ``from bentonb.frameworks.keras import KerasModelArtifact``."""
+"""Keras 3: a model in the native ``.keras`` format.
 
-from bentonb.artifacts.keras import KerasModelArtifact
+Everything bentonb knows about Keras lives here: the framework's name and
+version, the type check, saving a model to a directory and loading it back,
+and the 0.x :class:`KerasModelArtifact` built on those functions. The backend
+the model was saved with (torch, jax, tensorflow) is recorded and selected
+again at load time when Keras has not been imported yet. keras is imported
+inside the functions only; this module never imports ``bentonb.adapters``,
+``bentonb.bundle`` or ``bentonb.service``.
+"""
 
-__all__ = ["KerasModelArtifact"]
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bentonb.frameworks.base import BaseArtifact, is_instance_of, module_version
+
+FRAMEWORK = "keras"
+EXPECTED = "a Keras model (keras.Model)"
+MODULES = ("keras",)
+
+
+def framework_version() -> str | None:
+    """The installed Keras version."""
+    return module_version("keras")
+
+
+def is_model(obj: Any) -> bool:
+    """True for a ``keras.Model``."""
+    return is_instance_of(obj, "keras", "Model")
+
+
+def save_model_to_dir(model: Any, path: Path) -> dict[str, Any]:
+    """Write ``model`` into the existing directory ``path``; return the load options."""
+    import keras
+
+    model.save(Path(path) / "model.keras")
+    return {"backend": keras.backend.backend()}
+
+
+def load_model_from_dir(path: Path, options: Mapping[str, Any] | None = None) -> Any:
+    """The model :func:`save_model_to_dir` wrote into ``path``, on its recorded backend."""
+    options = options or {}
+    if "keras" not in sys.modules and options.get("backend"):
+        os.environ.setdefault("KERAS_BACKEND", options["backend"])
+    import keras
+
+    return keras.models.load_model(Path(path) / "model.keras")
+
+
+class KerasModelArtifact(BaseArtifact):
+    """0.x artifact: ``@artifacts([KerasModelArtifact('model')])``."""
+
+    framework = FRAMEWORK
+    expected = EXPECTED
+    modules = MODULES
+
+    def is_model(self, obj: Any) -> bool:
+        return is_model(obj)
+
+    def save_model(self, model: Any, directory: Path) -> dict[str, Any]:
+        return save_model_to_dir(model, directory)
+
+    def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
+        return load_model_from_dir(directory, options)
+
+    def framework_version(self) -> str | None:
+        return framework_version()

@@ -1,5 +1,65 @@
-"""Tutorial-compatible path: ``from bentonb.frameworks.sklearn import SklearnModelArtifact``."""
+"""scikit-learn: estimators and pipelines, saved with joblib.
 
-from bentonb.artifacts.sklearn import SklearnModelArtifact
+Everything bentonb knows about scikit-learn lives here: the framework's name
+and version, the type check, saving a model to a directory and loading it
+back, and the 0.x :class:`SklearnModelArtifact` built on those functions.
+sklearn and joblib are imported inside the functions only; this module never
+imports ``bentonb.adapters``, ``bentonb.bundle`` or ``bentonb.service``.
+"""
 
-__all__ = ["SklearnModelArtifact"]
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bentonb.frameworks.base import BaseArtifact, is_instance_of, module_version
+
+FRAMEWORK = "scikit-learn"
+EXPECTED = "a scikit-learn estimator (sklearn.base.BaseEstimator)"
+MODULES = ("sklearn", "joblib")
+
+
+def framework_version() -> str | None:
+    """The installed scikit-learn version."""
+    return module_version("sklearn")
+
+
+def is_model(obj: Any) -> bool:
+    """True for a scikit-learn estimator or pipeline."""
+    return is_instance_of(obj, "sklearn.base", "BaseEstimator")
+
+
+def save_model_to_dir(model: Any, path: Path) -> dict[str, Any]:
+    """Write ``model`` into the existing directory ``path``; return the load options."""
+    import joblib
+
+    joblib.dump(model, Path(path) / "model.joblib")
+    return {}
+
+
+def load_model_from_dir(path: Path, options: Mapping[str, Any] | None = None) -> Any:
+    """The model :func:`save_model_to_dir` wrote into ``path``."""
+    import joblib
+
+    return joblib.load(Path(path) / "model.joblib")
+
+
+class SklearnModelArtifact(BaseArtifact):
+    """0.x artifact: ``@artifacts([SklearnModelArtifact('model')])``."""
+
+    framework = FRAMEWORK
+    expected = EXPECTED
+    modules = MODULES
+
+    def is_model(self, obj: Any) -> bool:
+        return is_model(obj)
+
+    def save_model(self, model: Any, directory: Path) -> dict[str, Any]:
+        return save_model_to_dir(model, directory)
+
+    def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
+        return load_model_from_dir(directory, options)
+
+    def framework_version(self) -> str | None:
+        return framework_version()

@@ -1,5 +1,63 @@
-"""Tutorial-compatible path: ``from bentonb.frameworks.spacy import SpacyModelArtifact``."""
+"""spaCy: a ``Language`` pipeline, saved with ``to_disk``.
 
-from bentonb.artifacts.spacy import SpacyModelArtifact
+Everything bentonb knows about spaCy lives here: the framework's name and
+version, the type check, saving a pipeline to a directory and loading it
+back, and the 0.x :class:`SpacyModelArtifact` built on those functions.
+spacy is imported inside the functions only; this module never imports
+``bentonb.adapters``, ``bentonb.bundle`` or ``bentonb.service``.
+"""
 
-__all__ = ["SpacyModelArtifact"]
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bentonb.frameworks.base import BaseArtifact, is_instance_of, module_version
+
+FRAMEWORK = "spacy"
+EXPECTED = "a spaCy pipeline (spacy.language.Language)"
+MODULES = ("spacy",)
+
+
+def framework_version() -> str | None:
+    """The installed spaCy version."""
+    return module_version("spacy")
+
+
+def is_model(obj: Any) -> bool:
+    """True for a spaCy pipeline."""
+    return is_instance_of(obj, "spacy.language", "Language")
+
+
+def save_model_to_dir(model: Any, path: Path) -> dict[str, Any]:
+    """Write ``model`` into the existing directory ``path``; return the load options."""
+    model.to_disk(Path(path) / "pipeline")
+    return {}
+
+
+def load_model_from_dir(path: Path, options: Mapping[str, Any] | None = None) -> Any:
+    """The pipeline :func:`save_model_to_dir` wrote into ``path``."""
+    import spacy
+
+    return spacy.load(Path(path) / "pipeline")
+
+
+class SpacyModelArtifact(BaseArtifact):
+    """0.x artifact: ``@artifacts([SpacyModelArtifact('nlp')])``."""
+
+    framework = FRAMEWORK
+    expected = EXPECTED
+    modules = MODULES
+
+    def is_model(self, obj: Any) -> bool:
+        return is_model(obj)
+
+    def save_model(self, model: Any, directory: Path) -> dict[str, Any]:
+        return save_model_to_dir(model, directory)
+
+    def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
+        return load_model_from_dir(directory, options)
+
+    def framework_version(self) -> str | None:
+        return framework_version()

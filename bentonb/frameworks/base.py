@@ -1,16 +1,24 @@
-"""The common shape of every artifact: pack, save, load one framework's model.
+"""What every framework module shares: the artifact base class, its registry, and
+pickling of the user's own classes by value.
 
-An artifact module holds one subclass of :class:`BaseArtifact` that fills in
-four things: which objects it accepts (:meth:`is_model`), how to write them
-(:meth:`save_model`), how to read them back (:meth:`load_model`), and the
-import names whose distributions the bundle must install (``modules``).
+Each framework module (``sklearn.py``, ``pytorch.py``, ...) has the same shape:
+``FRAMEWORK``, ``EXPECTED``, ``MODULES``, ``framework_version()``,
+``is_model(obj)``, ``save_model_to_dir(model, path) -> options`` and
+``load_model_from_dir(path, options)``, plus its 0.x artifact class, a
+:class:`BaseArtifact` subclass built on those functions. This module must never
+import a framework at module level (``import bentonb`` stays light), nor
+``bentonb.adapters``, ``bentonb.bundle`` or ``bentonb.service``, which sit
+beside or above it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import sys
+import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +37,14 @@ def is_instance_of(obj: Any, module: str, *names: str) -> bool:
     return isinstance(obj, tuple(getattr(mod, n) for n in names))
 
 
-def type_name(obj: Any) -> str:
+def module_version(module: str) -> str | None:
+    """``module.__version__`` as a string (importing it), or None when it has none."""
+    version = getattr(importlib.import_module(module), "__version__", None)
+    return str(version) if version is not None else None
+
+
+def describe_type(obj: Any) -> str:
+    """The dotted type of ``obj`` for error messages (``sklearn.svm._classes.SVC``)."""
     cls = type(obj)
     if cls.__module__ == "builtins":
         return cls.__qualname__
@@ -37,7 +52,13 @@ def type_name(obj: Any) -> str:
 
 
 class BaseArtifact:
-    """A named slot in a service for one model of one framework."""
+    """A named slot in a service for one model of one framework.
+
+    A subclass declares what it is (``framework``, ``expected``, ``modules``)
+    and implements :meth:`is_model`, :meth:`save_model` and :meth:`load_model`;
+    callers ask those, never the class name. Every subclass is registered under
+    its class name, the ``type`` a bundle manifest records.
+    """
 
     #: The framework's name as recorded in the manifest ("scikit-learn").
     framework: ClassVar[str] = "python"
@@ -45,8 +66,6 @@ class BaseArtifact:
     expected: ClassVar[str] = "an object"
     #: Import names whose installed distributions go into requirements.txt.
     modules: ClassVar[tuple[str, ...]] = ()
-    #: The module whose version is recorded as the framework version.
-    framework_module: ClassVar[str | None] = None
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name.isidentifier():
@@ -58,8 +77,7 @@ class BaseArtifact:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("Base"):
-            _ARTIFACTS[cls.__name__] = cls
+        _ARTIFACTS[cls.__name__] = cls
 
     def __repr__(self) -> str:
         state = "packed" if self._packed else "empty"
@@ -67,6 +85,7 @@ class BaseArtifact:
 
     @property
     def type_name(self) -> str:
+        """The registry key recorded in a bundle manifest (the class name)."""
         return type(self).__name__
 
     @property
@@ -79,15 +98,12 @@ class BaseArtifact:
         clone.metadata, clone._model, clone._packed = {}, None, False
         return clone
 
-    def is_model(self, obj: Any) -> bool:
-        raise NotImplementedError
-
     def pack(self, obj: Any, metadata: dict[str, Any] | None = None) -> BaseArtifact:
         """Check ``obj`` is of this artifact's framework and keep it in memory."""
         if not self.is_model(obj):
             raise ArtifactTypeError(
                 f"artifact '{self.name}' ({self.type_name}) expects {self.expected}; "
-                f"got {type_name(obj)}"
+                f"got {describe_type(obj)}"
             )
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidArgument(f"metadata for artifact '{self.name}' must be a dict")
@@ -111,29 +127,81 @@ class BaseArtifact:
 
     def load(self, directory: Path, options: dict[str, Any] | None = None,
              metadata: dict[str, Any] | None = None) -> BaseArtifact:
+        """Read the model :meth:`save` wrote under ``directory``; the artifact is packed."""
         self._model = self.load_model(directory, dict(options or {}))
         self._packed = True
         self.metadata = dict(metadata or {})
         return self
 
+    def is_model(self, obj: Any) -> bool:
+        """True when ``obj`` is a model this artifact can save."""
+        raise NotImplementedError
+
     def save_model(self, model: Any, directory: Path) -> dict[str, Any] | None:
+        """Write ``model`` into the existing ``directory``; return the options to load it."""
         raise NotImplementedError
 
     def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
+        """Read back what :meth:`save_model` wrote, given the options it returned."""
         raise NotImplementedError
 
     def framework_version(self) -> str | None:
-        if self.framework_module is None:
-            return None
-        module = importlib.import_module(self.framework_module)
-        version = getattr(module, "__version__", None)
-        return str(version) if version is not None else None
+        """The installed framework's version, recorded in the manifest (None: no framework)."""
+        return None
 
 
 def artifact_class(type_name: str) -> type[BaseArtifact]:
-    """The artifact class registered under ``type_name``."""
+    """The artifact class registered under ``type_name`` (a manifest's artifact ``type``)."""
     if type_name not in _ARTIFACTS:
         raise InvalidArgument(f"unknown artifact type '{type_name}' (known: "
                               f"{', '.join(sorted(_ARTIFACTS))}); the bundle may come from a "
                               "newer bentonb")
     return _ARTIFACTS[type_name]
+
+
+# -- classes from the user's own files travel inside the pickle ---------------------------------
+# A model class defined in a notebook or in a local file (``main.py``) does not exist where
+# the bundle is loaded. cloudpickle copies ``__main__`` classes by value already; this does
+# it for classes from local modules too, that is, modules not installed under site-packages.
+
+_INSTALLED_ROOTS = tuple(
+    str(Path(p).resolve())
+    for key in ("stdlib", "platstdlib", "purelib", "platlib")
+    if (p := sysconfig.get_paths().get(key))
+)
+
+
+def is_local_module(name: str) -> bool:
+    """True for a module loaded from a file outside the interpreter's install paths."""
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if module is None or not path or name == "__main__" or name.split(".")[0] == "bentonb":
+        return False
+    resolved = str(Path(path).resolve())
+    return not resolved.startswith(_INSTALLED_ROOTS) and "site-packages" not in resolved
+
+
+def _classes_of(obj: Any) -> Iterator[type]:
+    yield type(obj)
+    submodules = getattr(obj, "modules", None)
+    if callable(submodules):
+        with contextlib.suppress(Exception):
+            for sub in submodules():
+                yield type(sub)
+
+
+@contextlib.contextmanager
+def pickle_local_modules_by_value(obj: Any) -> Iterator[None]:
+    """While active, cloudpickle copies the local modules defining ``obj``'s classes."""
+    import cloudpickle
+
+    names = {cls.__module__ for cls in _classes_of(obj) if is_local_module(cls.__module__)}
+    registered = []
+    try:
+        for name in names:
+            cloudpickle.register_pickle_by_value(sys.modules[name])
+            registered.append(name)
+        yield
+    finally:
+        for name in registered:
+            cloudpickle.unregister_pickle_by_value(sys.modules[name])
