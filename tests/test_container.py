@@ -67,6 +67,8 @@ def wait_for_startup(container, timeout: float = 90) -> str:
                                       f"{container.logs().decode()[-3000:]}")
 
 
+@pytest.mark.container
+@pytest.mark.slow
 def test_containerize_offline_and_serve_the_tutorial_request(engine, iris_service, iris_model,
                                                              tmp_path):
     iris_service.save()
@@ -133,6 +135,8 @@ def test_containerize_bad_arguments(iris_service, args, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.container
+@pytest.mark.slow
 def test_missing_base_image_and_failing_step_are_reported(engine, modules, iris_model):
     modules.load("failing_setup", '''
         import bentonb
@@ -158,6 +162,7 @@ def test_missing_base_image_and_failing_step_are_reported(engine, modules, iris_
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # pip installs bentonb and the bundle into a new venv
 def test_pip_installed_bundle_and_archives_in_a_fresh_venv(iris_service, iris_model, tmp_path):
     bundle = Path(iris_service.save())
     archive = tmp_path / "iris.tar.gz"
