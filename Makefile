@@ -1,12 +1,15 @@
-# make demo  - set everything up, then train, pack, save and serve the iris classifier
-# make test  - set everything up (Python packages, and Debian's Chromium for the browser
-#              test), then run the whole test suite
+# make demo       - set everything up, then train, pack, save and serve the iris classifier
+# make test       - set everything up (Python packages, and the Debian packages the
+#                   container and browser tests drive), lint, then run the whole test suite
+# make test-fast  - lint, then every test not marked slow (no containers, browser or
+#                   notebook runs): the inner loop, a few minutes
+# make lint       - ruff, and the import contracts of .importlinter (lint-imports)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint bench clean
+.PHONY: setup system-deps demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +25,15 @@ demo: setup
 system-deps:
 	bash scripts/install-system-deps.sh
 
-test: setup system-deps
-	$(BIN)/ruff check bentonb tests bench
+test: setup system-deps lint
 	$(BIN)/python -m pytest
+
+test-fast: setup lint
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check bentonb tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -190,7 +190,7 @@ def serve(target: str, host: str, port: int, workers: int, enable_microbatch: bo
         tunnels.append(open_tunnel(port, ngrok_token))
 
     def ready(service: Any) -> None:
-        url = local_url(host, port)
+        url = local_url(host, config.port)  # the bound port, also for --port 0
         click.echo(f"bentonb serving {service.tag or service.name} at {url} "
                    f"({workers} worker{'s' if workers > 1 else ''}); docs: {url}/docs",
                    err=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import bentonb_cli
+from helpers import bentonb_cli, wait_until
 
 import bentonb
 from bentonb import batch
@@ -76,6 +76,7 @@ def picky(modules):
     return Path(svc.save())
 
 
+@pytest.mark.slow
 def test_200k_row_csv_through_the_iris_bundle_keeps_order(iris_service, iris_model, tmp_path,
                                                           client):
     iris_service.save()
@@ -159,6 +160,7 @@ def test_failing_rows_are_isolated_written_and_counted(picky, tmp_path, client):
     assert result["prediction"].tolist() == [2 * v for v in x if v >= 0]
 
 
+@pytest.mark.slow  # a cluster of its own, and a worker restarted
 def test_a_killed_worker_loses_no_rows(picky, tmp_path):
     from distributed import Client, LocalCluster
 
@@ -167,17 +169,26 @@ def test_a_killed_worker_loses_no_rows(picky, tmp_path):
                            dashboard_address=":0")
     client = Client(cluster)
     try:
-        pids = list(client.run(os.getpid).values())
-        killer = threading.Timer(1.0, os.kill, (pids[0], signal.SIGKILL))
+        victim, pid = next(iter(client.run(os.getpid).items()))  # worker address, pid
+        killed: list[float] = []
+
+        def kill_when_busy():
+            # SIGKILL the worker once it holds tasks of the job: their rows must be redone.
+            wait_until(lambda: client.processing([victim]).get(victim), 60,
+                       message=f"worker {victim} to get tasks of the job")
+            os.kill(pid, signal.SIGKILL)
+            killed.append(time.monotonic())
+
+        killer = threading.Thread(target=kill_when_busy, daemon=True)
         killer.start()
-        started = time.time()
         df = batch.run(str(picky), "slow", str(tmp_path / "x.csv"), partition_rows=100,
                        client=client, progress=False)
-        killer.join()
-        assert time.time() - started > 1.0, "the job ended before the worker was killed"
+        finished = time.monotonic()
+        killer.join(60)
+        assert killed and killed[0] < finished, "the job ended before the worker was killed"
         assert df["x"].tolist() == list(range(2000))
         assert df["prediction"].tolist() == [x + 1 for x in range(2000)]
-        assert pids[0] not in client.run(os.getpid).values()
+        assert pid not in client.run(os.getpid).values()
     finally:
         client.close()
         cluster.close()
@@ -204,6 +215,7 @@ def test_bad_inputs_are_refused_clearly(picky, tmp_path, client):
         batch.run("Picky:../x", "predict", str(tmp_path / "x.csv"), client=client)
 
 
+@pytest.mark.slow
 def test_cli_batch_with_its_own_local_cluster(iris_service, iris_model, tmp_path):
     iris_service.save()
     df = iris_rows(5_000, seed=2)

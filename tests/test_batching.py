@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 import requests
+from helpers import wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,7 @@ class Recorder(bentonb.BentoService):
         self.batches, self.contents = [], []
         self.delay, self.per_item = delay, per_item
         self.lock = threading.Lock()
+        self.slow_started, self.slow_release = threading.Event(), threading.Event()
 
     def _work(self, n: int) -> None:
         with self.lock:
@@ -51,7 +53,9 @@ class Recorder(bentonb.BentoService):
 
     @bentonb.api(input=JsonInput())
     def slow(self, body):
-        time.sleep(body.get("seconds", 0))
+        """Busy for body["seconds"], or until the test sets ``slow_release``."""
+        self.slow_started.set()
+        self.slow_release.wait(body.get("seconds", 0))
         return "done"
 
 
@@ -207,16 +211,19 @@ def test_a_poison_request_fails_alone(serve):
 
 
 def test_healthz_answers_fast_while_the_model_runs_for_2_seconds(serve):
-    server = serve(Recorder())
+    svc = Recorder()
+    server = serve(svc)
     slow = threading.Thread(target=requests.post, args=(f"{server.url}/slow",),
                             kwargs={"json": {"seconds": 2}, "timeout": 10})
     slow.start()
-    time.sleep(0.3)
+    wait_until(svc.slow_started.is_set, 10, message="the model call to start")
     timings = []
     for _ in range(5):
         start = time.perf_counter()
         assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
         timings.append(time.perf_counter() - start)
+    assert slow.is_alive()  # the model was busy through every health check
+    svc.slow_release.set()
     slow.join()
     assert min(timings) < 0.05 and sorted(timings)[2] < 0.05, timings
 

@@ -3,22 +3,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 import requests
-from helpers import free_port
+from helpers import wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_iris_quickstart.ipynb"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
@@ -28,26 +30,39 @@ def jupyterlab(tmp_path, store_home):
     assert nb.cells[-1].source.strip() == "server.stop()"
     nb.cells = nb.cells[:-1]
     nbformat.write(nb, tmp_path / NOTEBOOK.name)
-    port, token = free_port(), secrets.token_hex(16)
+    token, runtime = secrets.token_hex(16), tmp_path / "jupyter-runtime"
+    log = tmp_path / "jupyterlab.log"  # a file, not a pipe: nobody reads while it runs
     jupyter = Path(sys.executable).with_name("jupyter")
-    proc = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-         "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter")})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if requests.get(f"{url}/api/status?token={token}", timeout=2).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.5)
-    else:
+    # --port=0: JupyterLab asks the OS for a port and names it in its server-info file
+    # (jpserver-PID.json in JUPYTER_RUNTIME_DIR), written once it listens.
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [str(jupyter), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", "--port=0",
+             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+             "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            stdout=subprocess.DEVNULL, stderr=stderr,
+            env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
+                 "JUPYTER_RUNTIME_DIR": str(runtime)})
+
+    def listening() -> int | None:
+        if proc.poll() is not None:
+            raise AssertionError(f"JupyterLab exited: {log.read_text()}")
+        for info in runtime.glob("jpserver-*.json"):
+            try:
+                return json.loads(info.read_text())["port"]
+            except (ValueError, KeyError):  # still being written
+                return None
+        return None
+
+    try:
+        port = wait_until(listening, 120, interval=0.1,
+                          message=lambda: f"JupyterLab to listen:\n{log.read_text()}")
+        url = f"http://127.0.0.1:{port}"
+        assert requests.get(f"{url}/api/status?token={token}", timeout=10).ok
+    except BaseException:
         proc.kill()
-        raise AssertionError(f"JupyterLab did not start: {proc.stderr.read()}")
+        raise
     yield f"{url}/lab/tree/{NOTEBOOK.name}?token={token}"
     proc.terminate()
     proc.wait(30)

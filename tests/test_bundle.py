@@ -8,11 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from helpers import run_python
+from helpers import run_python, wait_until
 
 import bentonb
 from bentonb.bundle.manifest import BundleManifest
@@ -174,10 +173,7 @@ def test_a_crash_mid_save_leaves_no_visible_bundle(modules, store_home):
                              "slow_svc.SlowSave().pack('a', slow_svc.Slow()).save()"],
                             cwd=modules.folder)
     started = modules.folder / "started"
-    deadline = time.time() + 60
-    while not started.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    assert started.exists()
+    wait_until(started.exists, 60, message="the child to start writing the bundle")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert LocalStore().list() == []
@@ -189,18 +185,22 @@ def test_two_processes_saving_at_once_get_distinct_versions(iris_service, module
     import joblib
 
     joblib.dump(iris_model, modules.folder / "clf.joblib")
+    # Each child says "ready" once loaded, then both start saving when told "go".
     code = textwrap.dedent("""
-        import joblib, sys, time
+        import joblib, sys
         from iris_classifier import IrisClassifier
         clf = joblib.load("clf.joblib")
-        while time.time() < float(sys.argv[1]):
-            time.sleep(0.001)
+        print("ready", flush=True)
+        sys.stdin.readline()
         for _ in range(3):
             print(IrisClassifier().pack("model", clf).save())
     """)
-    start = str(time.time() + 3)
-    procs = [subprocess.Popen([sys.executable, "-c", code, start], cwd=modules.folder,
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=modules.folder, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(2)]
+    assert [p.stdout.readline() for p in procs] == ["ready\n", "ready\n"]
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outputs = [p.communicate(timeout=120)[0].split() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     paths = outputs[0] + outputs[1]

@@ -7,12 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from helpers import bentonb_cli, free_port
+from helpers import STARTUP_LINE, ServeProcess, bentonb_cli, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "localhost/bentonb-base:latest"
@@ -45,21 +44,31 @@ def engine():
         os.environ["DOCKER_HOST"] = previous
 
 
-def wait_for_answer(url: str, timeout: float = 90) -> requests.Response:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            return requests.post(url, json=SAMPLE, timeout=5)
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.3)
-    raise AssertionError(f"nothing answered at {url}")
-
-
-def run_container(client, image: str, port: int, command: list[str] | None = None):
+def run_container(client, image: str, command: list[str] | None = None):
+    """Run ``image`` on the host network with PORT=0: the server binds a port the OS
+    picks and names it in its startup line."""
     return client.containers.run(image, command or [], detach=True, network_mode="host",
-                                 environment={"PORT": str(port)})
+                                 environment={"PORT": "0"})
 
 
+def wait_for_startup(container, timeout: float = 90) -> str:
+    """Wait for the server's startup line in the container's log; return its URL."""
+    def started():
+        logs = container.logs().decode()
+        if match := STARTUP_LINE.search(logs):
+            return match.group(1)
+        container.reload()
+        if container.status in ("exited", "dead"):
+            raise AssertionError(f"container {container.status}:\n{logs[-3000:]}")
+        return None
+
+    return wait_until(started, timeout, interval=0.2,
+                      message=lambda: f"the server in the container to start:\n"
+                                      f"{container.logs().decode()[-3000:]}")
+
+
+@pytest.mark.container
+@pytest.mark.slow
 def test_containerize_offline_and_serve_the_tutorial_request(engine, iris_service, iris_model,
                                                              tmp_path):
     iris_service.save()
@@ -82,23 +91,15 @@ def test_containerize_offline_and_serve_the_tutorial_request(engine, iris_servic
 
     expected = iris_model.predict(SAMPLE).tolist()
     for command in ([], ["--workers", "2"]):
-        port = free_port()
-        container = run_container(engine, tag, port, command)
+        container = run_container(engine, tag, command)
         try:
-            try:
-                r = wait_for_answer(f"http://127.0.0.1:{port}/predict")
-            except AssertionError as exc:
-                container.reload()
-                raise AssertionError(f"{exc}; container {container.status}:\n"
-                                     f"{container.logs().decode()[-3000:]}") from None
+            # The startup line comes once the first worker serves, naming the bound port.
+            url = wait_for_startup(container)
+            banner = f"at {url} ({'2 workers' if command else '1 worker'})"
+            assert banner in container.logs().decode()
+            r = requests.post(f"{url}/predict", json=SAMPLE, timeout=10)
             assert r.status_code == 200 and r.json() == expected
-            assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).ok
-            # One worker may answer while the other still loads; stop once all are up.
-            workers = "2 workers" if command else "1 worker"
-            banner = f"at http://127.0.0.1:{port} ({workers})"
-            deadline = time.time() + 60
-            while banner not in container.logs().decode() and time.time() < deadline:
-                time.sleep(0.2)
+            assert requests.get(f"{url}/readyz", timeout=5).ok
         finally:
             container.stop(timeout=20)
             status = container.wait(timeout=30)["StatusCode"]
@@ -134,6 +135,8 @@ def test_containerize_bad_arguments(iris_service, args, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.container
+@pytest.mark.slow
 def test_missing_base_image_and_failing_step_are_reported(engine, modules, iris_model):
     modules.load("failing_setup", '''
         import bentonb
@@ -159,6 +162,7 @@ def test_missing_base_image_and_failing_step_are_reported(engine, modules, iris_
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # pip installs bentonb and the bundle into a new venv
 def test_pip_installed_bundle_and_archives_in_a_fresh_venv(iris_service, iris_model, tmp_path):
     bundle = Path(iris_service.save())
     archive = tmp_path / "iris.tar.gz"
@@ -176,13 +180,8 @@ def test_pip_installed_bundle_and_archives_in_a_fresh_venv(iris_service, iris_mo
                          env={**os.environ, "BENTONB_HOME": str(tmp_path / "empty")}).stdout
     assert out.strip() == f"{iris_service.tag} {iris_model.predict(SAMPLE).tolist()}"
     for target in (str(bundle), str(archive)):
-        port = free_port()
-        proc = subprocess.Popen([str(venv / "bin" / "bentonb"), "serve", target, "--port",
-                                 str(port)], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-        try:
-            r = wait_for_answer(f"http://127.0.0.1:{port}/predict")
+        with ServeProcess(target, "--port", "0", exe=venv / "bin" / "bentonb",
+                          cwd=tmp_path) as server:
+            r = requests.post(f"{server.wait_started(90).url}/predict", json=SAMPLE, timeout=10)
             assert r.json() == iris_model.predict(SAMPLE).tolist()
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
-        assert proc.returncode == 0
+            assert server.stop() == 0, server.output

@@ -82,6 +82,7 @@ def train_ner():
     return nlp
 
 
+@pytest.mark.slow  # trains a spaCy NER pipeline: 20 s
 def test_spacy_ner_tutorial(modules):
     nlp = train_ner()
     svc = modules.load("bento_service", SPACY_SERVICE).SpacyNERService()
@@ -315,6 +316,7 @@ class KerasIris(bentonb.BentoService):
 '''
 
 
+@pytest.mark.slow  # Keras on torch: imports and fitting take 10-20 s
 def test_keras_model_with_torch_backend(modules, iris_data):
     import keras
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import free_port, run_python
+from helpers import free_port, run_python, wait_until
 from IPython.core.error import UsageError
 
 
@@ -162,11 +162,11 @@ def test_bento_service_cell_errors(shell):
 def test_serve_returns_at_once_and_answers_over_http(shell, capsys):
     cell(shell, IRIS_CELL, "bento_service")
     shell.run_line_magic("bento_pack", "IrisClassifier model=clf")
-    port = free_port()
     start = time.perf_counter()
-    handle = shell.run_line_magic("bento_serve", f"IrisClassifier:latest --port {port} "
-                                                 "--no-widget")
+    handle = shell.run_line_magic("bento_serve", "IrisClassifier:latest --port 0 --no-widget")
     assert time.perf_counter() - start < 5
+    port = handle.port
+    assert port != 0
     out = capsys.readouterr().out
     assert "serving IrisClassifier:" in out and f"http://127.0.0.1:{port}" in out
     assert f"curl -X POST -H 'Content-Type: application/json' --data '[[5.1, 3.5, 1.4, 0.2]]' " \
@@ -225,9 +225,11 @@ def test_hot_swap_drops_no_request(shell, capsys):
     threads = [threading.Thread(target=client) for _ in range(8)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    wait_until(lambda: answers.count("one") >= 20 or failures, 30,
+               message="clients to be answered by v1")
     swapped = shell.run_line_magic("bento_serve", "v2 --port 0 --no-widget")
-    time.sleep(0.5)
+    wait_until(lambda: answers.count("two") >= 20 or failures, 30,
+               message="clients to be answered by v2")
     stop.set()
     for t in threads:
         t.join()
@@ -241,17 +243,19 @@ def test_the_kernel_stays_responsive_while_32_clients_hammer(shell):
     cell(shell, IRIS_CELL, "bento_service")
     cell(shell, "svc = IrisClassifier().pack('model', clf)")
     handle = shell.run_line_magic("bento_serve", "svc --port 0 --no-widget")
-    stop = threading.Event()
+    stop, answered = threading.Event(), []
 
     def client():
         session = requests.Session()
         while not stop.is_set():
             session.post(f"{handle.url}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=10)
+            answered.append(1)
 
     with ThreadPoolExecutor(32) as pool:
         for _ in range(32):
             pool.submit(client)
-        time.sleep(1.0)
+        # Measure once the load is on: the clients have had 64 answers between them.
+        wait_until(lambda: len(answered) >= 64, 60, message="the clients to get going")
         timings = []
         for _ in range(5):
             start = time.perf_counter()
@@ -260,15 +264,6 @@ def test_the_kernel_stays_responsive_while_32_clients_hammer(shell):
         stop.set()
     assert shell.user_ns["total"] == sum(range(10_000))
     assert sorted(timings)[2] < 0.2, timings
-
-
-def wait_for(predicate, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def output_text(output) -> str:
@@ -408,6 +403,7 @@ def test_cli_serve_with_ngrok(iris_service, fake_ngrok, tmp_path):
     import subprocess
 
     iris_service.save()
+    # The CLI opens the tunnel before it binds, so this one port is chosen up front.
     port = free_port()
     code = textwrap.dedent(f"""
         import sys

@@ -53,6 +53,7 @@ def find(texts: list[str], needle: str) -> str:
     raise AssertionError(f"no output contains {needle!r}:\n" + "\n---\n".join(texts))
 
 
+@pytest.mark.notebook
 def test_01_iris_quickstart(workdir):
     texts = execute("01_iris_quickstart.ipynb", workdir)
     assert not any("ERROR" in t for t in texts), texts
@@ -65,6 +66,8 @@ def test_01_iris_quickstart(workdir):
     assert "IrisClassifier:" in find(texts, "TAG") and find(texts, "TAG").strip().endswith("[0]")
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_02_spacy_ner(workdir):
     texts = execute("02_spacy_ner.ipynb", workdir)
     assert not any("ERROR" in t for t in texts), texts
@@ -75,6 +78,8 @@ def test_02_spacy_ner(workdir):
     assert "<widget>" in find(texts, "serving SpacyNERService:")
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_03_pytorch_cifar10(workdir):
     texts = execute("03_pytorch_cifar10.ipynb", workdir)
     assert not any("ERROR" in t for t in texts), texts
@@ -85,6 +90,8 @@ def test_03_pytorch_cifar10(workdir):
     assert any(t.strip() == json.dumps(label) for t in texts)  # bentonb run
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
 def test_04_online_and_batch_serving(workdir):
     texts = execute("04_online_and_batch_serving.ipynb", workdir)
     assert not any("ERROR" in t for t in texts), texts

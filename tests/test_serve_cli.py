@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
-from helpers import bentonb_cli, free_port
+from helpers import ServeProcess, bentonb_cli, wait_until
 
 SLOW_SERVICE = '''
 import os
 import time
+from pathlib import Path
 
 import bentonb
 from bentonb.adapters import JsonInput
@@ -29,6 +26,14 @@ class SlowService(bentonb.BentoService):
     def wait(self, body):
         time.sleep(body["seconds"])
         return {"slept": body["seconds"], "pid": os.getpid()}
+
+    @bentonb.api(input=JsonInput())
+    def hold(self, body):
+        """Busy until the caller creates body["release"]; says so in body["started"]."""
+        Path(body["started"]).touch()
+        while not Path(body["release"]).exists():
+            time.sleep(0.01)
+        return {"held": True}
 
     @bentonb.api(input=JsonInput(), batch=True)
     def pid(self, items):
@@ -41,98 +46,82 @@ def slow_bundle(modules):
     return Path(modules.load("slow_service", SLOW_SERVICE).SlowService().save())
 
 
-def start_server(*args: str, port: int, env: dict | None = None) -> subprocess.Popen:
-    exe = Path(sys.executable).with_name("bentonb")
-    proc = subprocess.Popen([str(exe), "serve", *args, "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stderr.read()}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start")
+def start_server(*args: str, env: dict | None = None) -> ServeProcess:
+    """``bentonb serve ARGS --port 0``, started: its ``.url`` has the port the OS chose."""
+    return ServeProcess(*args, "--port", "0", env=env).wait_started()
+
+
+def refused(url: str) -> bool:
+    try:
+        requests.get(url, timeout=2)
+    except requests.ConnectionError:
+        return True
+    return False
 
 
 def test_serve_tag_and_call_like_the_tutorial(iris_service, iris_model):
     iris_service.save()
-    port = free_port()
-    proc = start_server("IrisClassifier:latest", port=port)
-    try:
-        r = requests.post(f"http://127.0.0.1:{port}/predict", json=[[5.1, 3.5, 1.4, 0.2]],
-                          timeout=10)
+    with start_server("IrisClassifier:latest") as server:
+        assert server.port != 0 and server.url == f"http://127.0.0.1:{server.port}"
+        r = requests.post(f"{server.url}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=10)
         assert r.json() == iris_model.predict([[5.1, 3.5, 1.4, 0.2]]).tolist()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0
-    assert f"at http://127.0.0.1:{port}" in err and "curl -X POST" in err
-    assert "POST /predict 200" in err
+        assert server.stop(signal.SIGINT) == 0
+    assert f"at {server.url} (1 worker); docs: {server.url}/docs" in server.output
+    assert "curl -X POST" in server.output and "POST /predict 200" in server.output
 
 
-def test_sigterm_finishes_requests_in_flight_then_exits_0(slow_bundle):
-    port = free_port()
-    proc = start_server(str(slow_bundle), port=port)
-    answer = {}
+def test_sigterm_finishes_requests_in_flight_then_exits_0(slow_bundle, tmp_path):
+    started, release = tmp_path / "started", tmp_path / "release"
+    with start_server(str(slow_bundle)) as server:
+        answer = {}
 
-    def call():
-        answer["r"] = requests.post(f"http://127.0.0.1:{port}/wait", json={"seconds": 1.5},
-                                    timeout=30)
+        def call():
+            answer["r"] = requests.post(f"{server.url}/hold", timeout=30, json={
+                "started": str(started), "release": str(release)})
 
-    caller = threading.Thread(target=call)
-    caller.start()
-    time.sleep(0.4)
-    proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-    caller.join(30)
-    assert answer["r"].status_code == 200 and answer["r"].json()["slept"] == 1.5
-    assert proc.wait(timeout=30) == 0
-    assert "finishing 1 request(s) in flight" in proc.stderr.read()
+        caller = threading.Thread(target=call)
+        caller.start()
+        wait_until(started.exists, 30, message="the request to reach the model")
+        server.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: refused(f"{server.url}/healthz"), 30,
+                   message="the server to stop accepting connections")
+        release.touch()
+        caller.join(30)
+        assert answer["r"].status_code == 200 and answer["r"].json() == {"held": True}
+        assert server.stop() == 0
+    assert "finishing 1 request(s) in flight" in server.output
 
 
 def test_two_workers_share_one_port(slow_bundle):
-    port = free_port()
-    proc = start_server(str(slow_bundle), "--workers", "2", port=port)
-    try:
+    with start_server(str(slow_bundle), "--workers", "2") as server:
+        assert f"at {server.url} (2 workers)" in server.output
+        pids: set[int] = set()
+
         def call(_):
-            return requests.post(f"http://127.0.0.1:{port}/wait", json={"seconds": 0.05},
+            return requests.post(f"{server.url}/wait", json={"seconds": 0.05},
                                  timeout=10).json()["pid"]
 
-        with ThreadPoolExecutor(8) as pool:
-            pids = set(pool.map(call, range(80)))
-        assert len(pids) == 2 and proc.pid not in pids
-    finally:
-        proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+        def both_answered() -> bool:
+            with ThreadPoolExecutor(8) as pool:
+                pids.update(pool.map(call, range(16)))
+            return len(pids) == 2
+
+        # The second worker may still be loading the bundle when the first answers.
+        wait_until(both_answered, 60, message=lambda: f"two workers to answer (pids {pids})")
+        assert server.pid not in pids
+        assert server.stop() == 0
 
 
 def test_port_from_environment_and_json_logs(slow_bundle):
-    port = free_port()
-    exe = Path(sys.executable).with_name("bentonb")
-    proc = subprocess.Popen([str(exe), "serve", str(slow_bundle), "--log-format", "json"],
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "BENTONB_PORT": str(port)})
-    try:
-        for _ in range(300):
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        r = requests.post(f"http://127.0.0.1:{port}/pid", json={}, timeout=5,
+    with ServeProcess(str(slow_bundle), "--log-format", "json",
+                      env={"BENTONB_PORT": "0"}) as server:
+        # Port 0 from the environment: a port the OS picked, not the default 5000.
+        assert server.wait_started().port not in (0, 5000)
+        r = requests.post(f"{server.url}/pid", json={}, timeout=5,
                           headers={"X-Request-Id": "req-42"})
         assert r.status_code == 200
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        assert server.stop() == 0
+    records = [json.loads(line) for line in server.output.splitlines() if line.startswith("{")]
     access = [r for r in records if r["logger"] == "bentonb.access" and r["path"] == "/pid"]
     assert access and access[0]["status"] == 200 and access[0]["request_id"] == "req-42"
     prediction = [r for r in records if r["logger"] == "bentonb.prediction"]
@@ -156,12 +145,8 @@ def test_serve_bad_arguments(slow_bundle, args, message):
 
 
 def test_serve_on_a_busy_port_says_so(slow_bundle):
-    port = free_port()
-    proc = start_server(str(slow_bundle), port=port)
-    try:
-        result = bentonb_cli("serve", str(slow_bundle), "--port", str(port), timeout=60)
+    with start_server(str(slow_bundle)) as server:
+        result = bentonb_cli("serve", str(slow_bundle), "--port", str(server.port), timeout=60)
         assert result.returncode == 1
-        assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        assert f"port {server.port} on 127.0.0.1 is already in use" in result.stderr
+        assert server.stop() == 0

@@ -79,9 +79,12 @@ def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: i
     """Serve in this process, or in ``workers`` forked processes sharing one port.
 
     ``load_service`` runs in each serving process (after the fork), so every
-    worker has its own models and its own batcher.
+    worker has its own models and its own batcher. Port 0 asks the OS for a free
+    port; ``config.port`` is the bound port before ``on_ready`` runs, so the startup
+    line names the real URL.
     """
     sockets = listen(config.host, config.port)
+    config.port = sockets[0].getsockname()[1]
     if workers <= 1:
         service = load_service()
         ready = functools.partial(on_ready, service) if on_ready else None
