@@ -152,11 +152,12 @@ class BaseArtifact:
 
 def artifact_class(type_name: str) -> type[BaseArtifact]:
     """The artifact class registered under ``type_name`` (a manifest's artifact ``type``)."""
-    if type_name not in _ARTIFACTS:
+    found = _ARTIFACTS.get(type_name)
+    if found is None:
         raise InvalidArgument(f"unknown artifact type '{type_name}' (known: "
                               f"{', '.join(sorted(_ARTIFACTS))}); the bundle may come from a "
                               "newer bentonb")
-    return _ARTIFACTS[type_name]
+    return found
 
 
 # -- classes from the user's own files travel inside the pickle ---------------------------------
