@@ -26,6 +26,9 @@ class ServerMetrics:
                                  ["api"], registry=self.registry)
         self.rejected = Counter("bentonb_rejected", "Requests refused with 503 (overload).",
                                 ["api"], registry=self.registry)
+        self.in_progress = Gauge("bentonb_requests_in_progress",
+                                 "Prediction requests received and not yet answered.",
+                                 ["api"], registry=self.registry)
         self._children: dict[tuple[str, int], tuple] = {}
 
     def hook(self, api: str):
