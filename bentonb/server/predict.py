@@ -45,6 +45,8 @@ class ApiHandler(BaseHandler):
 
     def allowed_methods(self) -> list[str]:
         api = getattr(self, "api", None)
+        if api is None and self.state.runtime is not None:  # a 405 before prepare()
+            api = self.state.runtime.apis.get(self.request.path[1:])
         query = api is not None and api.input_adapter.accepts_query
         return ["GET", "POST", "OPTIONS"] if query else ["POST", "OPTIONS"]
 
