@@ -173,7 +173,8 @@ class RequestGuard:
         else:
             import socket
 
-            hosts.update(n.lower() for n in (socket.gethostname(), socket.getfqdn()) if n)
+            # The machine's own name; no DNS lookup, which may hang in a container.
+            hosts.add(socket.gethostname().lower())
         self.hosts = frozenset(hosts)
         self.cors_origins = tuple(dict.fromkeys((*extra_origins, *cors_origins)))
 
