@@ -2,7 +2,8 @@
 
 The access log has one line per request; the prediction log one line per model
 call (with the request ids it answered). Records go through a queue, so the
-event loop never formats or writes a log line itself.
+event loop never formats or writes a log line itself. It never imports tornado,
+the handlers, notebook/ or the CLI.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Prometheus metrics of one server, in a registry of its own."""
+"""Prometheus metrics of one server, in a registry of its own: requests by API and
+status, latency, batch sizes, queue depth, requests in progress, rejections. It
+never imports tornado, the handlers, notebook/ or the CLI."""
 
 from __future__ import annotations
 
