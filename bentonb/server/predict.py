@@ -96,8 +96,9 @@ class ApiHandler(BaseHandler):
 
     def on_connection_close(self) -> None:
         self._gone = True
-        if self._work is not None:
-            self._work.cancel()  # queued work is dropped before the model sees it
+        work = getattr(self, "_work", None)  # None before prepare() (an early 405)
+        if work is not None:
+            work.cancel()  # queued work is dropped before the model sees it
         self._uncount()
 
     def _uncount(self) -> None:
