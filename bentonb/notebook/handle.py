@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from bentonb.errors import BentonbError, InvalidArgument
-from bentonb.server.app import ServerConfig, choose_api_key
+from bentonb.server.app import MB, ServerConfig, choose_api_key, exposure_warning
 from bentonb.server.thread import BackgroundServer
 from bentonb.tunnel import Tunnel, colab_proxy_url, open_tunnel
 
@@ -91,7 +93,7 @@ class ServingHandle:
 
     def stop(self) -> None:
         """Stop serving, close the tunnel, free the port."""
-        self.server.stop(timeout=10)
+        self.server.stop()
         if self.tunnel is not None:
             self.tunnel.close()
         with _LOCK:
@@ -127,11 +129,17 @@ class ServingHandle:
 def serve(target: Any, port: int = 5000, host: str = "127.0.0.1", ngrok: bool = False,
           ngrok_token: str | None = None, api_key: str | None = "auto",
           mb_max_batch_size: int | None = None, mb_max_latency: float | None = None,
-          pyngrok_config: Any = None) -> ServingHandle:
+          pyngrok_config: Any = None, *, allow_host: str | Sequence[str] = (),
+          cors_origin: str | Sequence[str] = (), timeout: float = 60.0,
+          max_concurrency: int | None = None, max_queue: int | None = None,
+          graceful_timeout: float = 10.0, max_request_size: float = 20,
+          max_image_pixels: int | None = None) -> ServingHandle:
     """Serve a packed service, a tag or a bundle path from a background thread.
 
     Serving a service whose name is already served swaps it in (same port and URL).
     A busy ``port`` moves to the next free one, and the handle's ``notice`` says so.
+    The keyword options are ``bentonb serve``'s flags of the same names
+    (``max_request_size`` in MB); a bad value raises :class:`InvalidArgument`.
     """
     service = resolve_service(target)
     with _LOCK:
@@ -142,12 +150,21 @@ def serve(target: Any, port: int = 5000, host: str = "127.0.0.1", ngrok: bool = 
         return current
     key = choose_api_key(api_key, public=ngrok)
     config = ServerConfig(host=host, port=port, mb_max_batch_size=mb_max_batch_size,
-                          mb_max_latency=mb_max_latency, api_key=key)
+                          mb_max_latency=mb_max_latency, api_key=key,
+                          allow_hosts=allow_host, cors_origins=cors_origin, timeout=timeout,
+                          max_concurrency=max_concurrency, max_queue=max_queue,
+                          graceful_timeout=graceful_timeout,
+                          max_request_size=int(max_request_size * MB),
+                          max_image_pixels=max_image_pixels)
     server, notice = _start(service, config)
+    warning = exposure_warning(config)
+    if warning:
+        notice = f"{notice}; {warning}" if notice else warning
     tunnel = None
     if ngrok:
         try:
             tunnel = open_tunnel(server.port, ngrok_token, pyngrok_config)
+            server.allow_host(urlsplit(tunnel.public_url).hostname)
         except BentonbError:
             server.stop(timeout=5)
             raise

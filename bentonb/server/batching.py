@@ -7,10 +7,13 @@ model is free, with up to ``max_batch_size`` items. It learns the model's
 batch time as T(n) = a*n + b and refuses at once (503) a request that could
 not finish within ``max_latency``, instead of letting latency grow. When the
 API function raises on a batch, the batch is bisected so that only the
-failing request(s) get the error.
+failing request(s) get the error. A queued request whose caller is cancelled
+(the client went away, the request timed out) leaves the queue unseen by the
+model.
 
 All queue state lives on the event loop's thread; the model runs on the
-dispatcher's own worker thread.
+dispatcher's own worker thread. This module knows nothing of HTTP: it never
+imports tornado, the handlers, notebook/ or the CLI.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from bentonb.errors import Overloaded
-from bentonb.server.logs import PREDICTION
+from bentonb.server.direct import ModelThreads
+from bentonb.server.logs import log_call
 
 #: What a dispatcher reports to metrics: (event, value).
 MetricsHook = Callable[[str, float], None]
@@ -64,7 +67,7 @@ class LatencyModel:
         self.a, self.b = a, b
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: values may be DataFrames
 class _Pending:
     value: Any
     count: int
@@ -72,21 +75,6 @@ class _Pending:
     deadline: float
     request_id: str | None
 
-
-def log_call(api: str, request_ids: Sequence[str | None], items: int, seconds: float,
-             outcomes: Sequence[tuple[bool, Any]]) -> None:
-    """One prediction-log line per model call; one error line per failed request."""
-    failed = [(rid, err) for rid, (ok, err) in zip(request_ids, outcomes) if not ok]
-    for rid, err in failed:
-        PREDICTION.error("%s failed for request %s", api, rid, exc_info=err,
-                         extra={"api": api, "request_id": rid})
-        err.__bentonb_logged__ = True
-    if PREDICTION.isEnabledFor(20):
-        PREDICTION.info("%s %d item(s) in %d request(s) %.1fms", api, items, len(request_ids),
-                        seconds * 1000, extra={"api": api, "items": items,
-                                               "request_ids": list(request_ids),
-                                               "failed": len(failed),
-                                               "model_ms": round(seconds * 1000, 2)})
 
 def run_isolating(run_batch: Callable[[list[Any]], list[Any]],
                   values: list[Any]) -> list[tuple[bool, Any]]:
@@ -117,7 +105,7 @@ class MicroBatchDispatcher:
         self.model = LatencyModel()
         self._run_batch = run_batch
         self._metrics = metrics or (lambda event, value: None)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"bentonb-{name}")
+        self._executor = ModelThreads(1, f"bentonb-{name}")
         self._queue: deque[_Pending] = deque()
         self._queued_items = 0
         self._busy_until: float | None = None  # estimated end of the running batch
@@ -150,11 +138,20 @@ class MicroBatchDispatcher:
                 f"(about {wait * 1000:.0f} ms of work is queued); retry later",
                 retry_after=max(1.0, math.ceil(wait - self.max_latency)))
         future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(value, count, future, now + self.max_latency, request_id))
+        pending = _Pending(value, count, future, now + self.max_latency, request_id)
+        self._queue.append(pending)
         self._queued_items += count
         self._metrics("queue", self._queued_items)
         self._dispatch()
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # The client went away or the request timed out: the model never sees it.
+            if pending in self._queue:
+                self._queue.remove(pending)
+                self._queued_items -= count
+                self._metrics("queue", self._queued_items)
+            raise
 
     def _reject(self) -> None:
         self._metrics("rejected", 1)
@@ -215,41 +212,6 @@ class MicroBatchDispatcher:
             else:
                 pending.future.set_exception(value)
         self._dispatch()
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-class DirectRunner:
-    """No batching: each request is its own call on the API's worker thread."""
-
-    def __init__(self, run_batch: Callable[[list[Any]], list[Any]], *, name: str,
-                 metrics: MetricsHook | None = None) -> None:
-        self.name = name
-        self._run_batch = run_batch
-        self._metrics = metrics or (lambda event, value: None)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"bentonb-{name}")
-
-    queued_items = 0
-
-    async def submit(self, value: Any, count: int, request_id: str | None = None) -> Any:
-        loop = asyncio.get_running_loop()
-        (ok, result), = await loop.run_in_executor(self._executor, self._call, value,
-                                                   request_id, count)
-        self._metrics("batch", count)
-        if not ok:
-            raise result
-        return result
-
-    def _call(self, value: Any, request_id: str | None,
-              count: int) -> list[tuple[bool, Any]]:
-        start = time.perf_counter()
-        try:
-            outcomes = [(True, self._run_batch([value])[0])]
-        except Exception as exc:  # noqa: BLE001 - reported to the request
-            outcomes = [(False, exc)]
-        log_call(self.name, [request_id], count, time.perf_counter() - start, outcomes)
-        return outcomes
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -2,7 +2,8 @@
 
 The access log has one line per request; the prediction log one line per model
 call (with the request ids it answered). Records go through a queue, so the
-event loop never formats or writes a log line itself.
+event loop never formats or writes a log line itself. It never imports tornado,
+the handlers, notebook/ or the CLI.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging.handlers
 import queue
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any
 
 ACCESS = logging.getLogger("bentonb.access")
 PREDICTION = logging.getLogger("bentonb.prediction")
@@ -84,3 +87,19 @@ def stop_logging() -> None:
     if _listener is not None:
         _listener.stop()
         _listener = None
+
+
+def log_call(api: str, request_ids: Sequence[str | None], items: int, seconds: float,
+             outcomes: Sequence[tuple[bool, Any]]) -> None:
+    """One prediction-log line per model call; one error line per failed request."""
+    failed = [(rid, err) for rid, (ok, err) in zip(request_ids, outcomes) if not ok]
+    for rid, err in failed:
+        PREDICTION.error("%s failed for request %s", api, rid, exc_info=err,
+                         extra={"api": api, "request_id": rid})
+        err.__bentonb_logged__ = True
+    if PREDICTION.isEnabledFor(20):
+        PREDICTION.info("%s %d item(s) in %d request(s) %.1fms", api, items, len(request_ids),
+                        seconds * 1000, extra={"api": api, "items": items,
+                                               "request_ids": list(request_ids),
+                                               "failed": len(failed),
+                                               "model_ms": round(seconds * 1000, 2)})

@@ -1,4 +1,6 @@
-"""Prometheus metrics of one server, in a registry of its own."""
+"""Prometheus metrics of one server, in a registry of its own: requests by API and
+status, latency, batch sizes, queue depth, requests in progress, rejections. It
+never imports tornado, the handlers, notebook/ or the CLI."""
 
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ class ServerMetrics:
                                  ["api"], registry=self.registry)
         self.rejected = Counter("bentonb_rejected", "Requests refused with 503 (overload).",
                                 ["api"], registry=self.registry)
+        self.in_progress = Gauge("bentonb_requests_in_progress",
+                                 "Prediction requests received and not yet answered.",
+                                 ["api"], registry=self.registry)
         self._children: dict[tuple[str, int], tuple] = {}
 
     def hook(self, api: str):

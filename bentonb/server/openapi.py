@@ -2,7 +2,8 @@
 
 3.0 rather than 3.1 because the bundled Swagger UI renders 3.0; pydantic's
 JSON Schema is converted (``anyOf [X, null]`` becomes ``nullable``, ``const``
-becomes a one-value ``enum``, nested ``$defs`` move to ``components``).
+becomes a one-value ``enum``, nested ``$defs`` move to ``components``). It
+never imports tornado, the handlers, notebook/ or the CLI.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The two HTML pages the server renders: the web UI (``/``) and Swagger UI (``/docs``).
 
 Both work offline: the web UI is one self-contained page, and Swagger UI's
-assets come from the ``swagger-ui-bundle`` package.
+assets come from the ``swagger-ui-bundle`` package. It never imports tornado,
+the handlers, notebook/ or the CLI.
 """
 
 from __future__ import annotations

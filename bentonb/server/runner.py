@@ -1,26 +1,29 @@
-"""Run the server as a process: sockets, worker processes, signals, graceful shutdown."""
+"""Run the server as a process: sockets, loading, signals, graceful shutdown.
+
+This module owns what ``bentonb serve`` runs in a serving process: it binds the
+sockets, answers at once (``/readyz`` 503) while the service loads on a
+background thread, serves until SIGTERM/SIGINT, then drains within
+``graceful_timeout``. Worker processes (``--workers N``) are started and
+replaced by :mod:`bentonb.server.workers`. It never imports notebook/ or the CLI.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import functools
-import os
 import signal
 import socket
-import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from bentonb.errors import BentonbError
 from bentonb.server.app import MB, ServerConfig, make_app
-from bentonb.server.logs import SERVER, configure_logging, stop_logging
-
-#: How long in-flight requests may take to finish after SIGTERM.
-DRAIN_SECONDS = 30.0
+from bentonb.server.connections import DrainingHTTPServer, drain
+from bentonb.server.logs import SERVER
 
 
 def listen(host: str, port: int) -> list[socket.socket]:
@@ -39,44 +42,66 @@ def local_url(host: str, port: int) -> str:
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{port}"
 
 
-async def drain(app: Any, server: HTTPServer, timeout: float) -> bool:
-    """Stop accepting, wait for the requests in flight (up to ``timeout``), close the
-    connections, and retire the runtime; False when requests were still running."""
-    app.state.shutting_down = True
-    server.stop()
-    drained = await app.state.wait_idle(timeout)
-    await server.close_all_connections()
-    app.state.runtime.retire()
-    return drained
-
-
-def make_http_server(app: Any, config: ServerConfig) -> HTTPServer:
+def make_http_server(app: Any, config: ServerConfig) -> DrainingHTTPServer:
     # Tornado's own limit is a backstop: handlers answer 413 themselves from the headers.
-    return HTTPServer(app, max_body_size=config.max_request_size + MB,
-                      idle_connection_timeout=75)
+    # A body that trickles in slower than --timeout holds no connection longer than that.
+    return DrainingHTTPServer(app, max_body_size=config.max_request_size + MB,
+                              idle_connection_timeout=75, body_timeout=config.timeout)
 
 
-async def serve_sockets(service: Any, sockets: list[socket.socket], config: ServerConfig,
-                        on_ready: Callable[[], None] | None = None) -> None:
-    """Serve until SIGTERM or SIGINT, then stop accepting, drain, and return."""
-    app = make_app(service, config)
+def _load(load_service: Callable[[], Any], loop: asyncio.AbstractEventLoop,
+          loaded: asyncio.Future) -> None:
+    def settle(ok: bool, value: Any) -> None:
+        if not loaded.done():
+            loaded.set_result(value) if ok else loaded.set_exception(value)
+
+    try:
+        service = load_service()
+    except BaseException as exc:  # noqa: BLE001 - handed to the serving loop
+        loop.call_soon_threadsafe(settle, False, exc)
+    else:
+        loop.call_soon_threadsafe(settle, True, service)
+
+
+async def serve_sockets(load_service: Callable[[], Any], sockets: list[socket.socket],
+                        config: ServerConfig,
+                        on_ready: Callable[[Any], None] | None = None) -> bool:
+    """Serve until SIGTERM or SIGINT, then drain; True when every request in flight
+    was answered within ``config.graceful_timeout``. The service loads on a daemon
+    thread while the server already answers (503 on ``/readyz`` and the APIs)."""
+    app = make_app(None, config)
     server = make_http_server(app, config)
     server.add_sockets(sockets)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if on_ready:
-        on_ready()
-    await stop.wait()
+    loaded = loop.create_future()
+    threading.Thread(target=_load, args=(load_service, loop, loaded), daemon=True,
+                     name="bentonb-load").start()
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({loaded, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if loaded.done() and not stopping.done():
+        if loaded.exception() is not None:
+            stopping.cancel()
+            await drain(app, server, 0)
+            raise loaded.exception()
+        app.state.swap(loaded.result())
+        if on_ready:
+            on_ready(loaded.result())
+        await stopping
     SERVER.info("shutting down: finishing %d request(s) in flight", app.state.in_flight)
-    if not await drain(app, server, DRAIN_SECONDS):
-        SERVER.warning("gave up waiting for %d request(s)", app.state.in_flight)
+    finished = await drain(app, server, config.graceful_timeout)
+    if not finished:
+        SERVER.warning("gave up waiting for %d request(s) after %g s (--graceful-timeout)",
+                       app.state.in_flight, config.graceful_timeout)
+    return finished
 
 
 def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: int = 1,
                on_ready: Callable[[Any], None] | None = None) -> int:
-    """Serve in this process, or in ``workers`` forked processes sharing one port.
+    """Serve in this process, or in ``workers`` forked processes sharing one port;
+    return the exit code.
 
     ``load_service`` runs in each serving process (after the fork), so every
     worker has its own models and its own batcher. Port 0 asks the OS for a free
@@ -86,55 +111,11 @@ def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: i
     sockets = listen(config.host, config.port)
     config.port = sockets[0].getsockname()[1]
     if workers <= 1:
-        service = load_service()
-        ready = functools.partial(on_ready, service) if on_ready else None
-        asyncio.run(serve_sockets(service, sockets, config, ready))
+        # A model call that outlives the grace period runs on a daemon thread: it does
+        # not hold the exit.
+        asyncio.run(serve_sockets(load_service, sockets, config, on_ready))
         return 0
-    return _prefork(load_service, sockets, config, workers, on_ready)
+    from bentonb.server.workers import prefork
 
-
-def _prefork(load_service: Callable[[], Any], sockets: list[socket.socket],
-             config: ServerConfig, workers: int, on_ready: Callable[[Any], None] | None) -> int:
-    children: list[int] = []
-    for index in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                configure_logging(config.log_format)  # the writer thread did not fork
-                service = load_service()
-                ready = functools.partial(on_ready, service) if on_ready and index == 0 \
-                    else None
-                asyncio.run(serve_sockets(service, sockets, config, ready))
-            except BaseException as exc:  # noqa: BLE001 - a child must never return
-                print(f"worker {index} failed: {exc}", file=sys.stderr)
-                code = 1
-            finally:
-                stop_logging()
-                os._exit(code)
-        children.append(pid)
-
-    forwarded: list[int] = []
-
-    def forward(signum: int, _frame: Any) -> None:
-        forwarded.append(signum)
-        for child in children:
-            try:
-                os.kill(child, signum)
-            except ProcessLookupError:
-                pass
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    failed = 0
-    for child in children:
-        while True:
-            try:
-                _, status = os.waitpid(child, 0)
-                break
-            except InterruptedError:
-                continue
-        code = os.waitstatus_to_exitcode(status)
-        # A worker stopped by the signal we forwarded, before it could handle it, is fine.
-        failed += code != 0 and -code not in forwarded
-    return 1 if failed else 0
+    return prefork(functools.partial(serve_sockets, load_service, sockets, config),
+                   config, workers, on_ready)

@@ -1,7 +1,9 @@
 """Serve from a daemon thread with its own event loop: the caller keeps running.
 
 This is how a notebook kernel (or a test, or a script) serves without blocking:
-``BackgroundServer(service, config)`` returns once the port is listening.
+``BackgroundServer(service, config)`` returns once the port is listening. The
+application, its limits and its shutdown are the CLI's own. It never imports
+notebook/ or the CLI.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 
 from bentonb.errors import BentonbError
 from bentonb.server.app import ServerConfig, make_app
-from bentonb.server.runner import DRAIN_SECONDS, drain, listen, local_url, make_http_server
+from bentonb.server.connections import drain
+from bentonb.server.runner import listen, local_url, make_http_server
 
 
 class BackgroundServer:
@@ -67,6 +70,10 @@ class BackgroundServer:
 
         return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(timeout)
 
+    def allow_host(self, host: str) -> None:
+        """Answer requests whose Host is ``host`` from now on (a tunnel's public name)."""
+        self._call(lambda: self.app.state.guard.allow_host(host))
+
     def swap(self, service: Any) -> None:
         """Serve ``service`` from now on, on the same port; no request is dropped."""
         self._call(lambda: self.app.state.swap(service))
@@ -79,10 +86,13 @@ class BackgroundServer:
         """Block until the server stops (Ctrl-C interrupts the wait)."""
         self._thread.join()
 
-    def stop(self, timeout: float = DRAIN_SECONDS) -> None:
-        """Stop accepting, let requests in flight finish, free the port."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop accepting, close idle connections, let requests in flight finish (up to
+        ``timeout``, by default the config's ``graceful_timeout``), free the port."""
         if not self.running:
             return
+        if timeout is None:
+            timeout = self.config.graceful_timeout
 
         try:
             self._call(lambda: drain(self.app, self._server, timeout), timeout + 5)

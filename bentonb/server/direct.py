@@ -1,0 +1,185 @@
+"""Non-batch APIs: one model call per request, with bounded concurrency and a bounded queue.
+
+This module owns :class:`DirectRunner` (what a request of a non-batch API waits
+in) and :class:`ModelThreads` (the daemon threads every model call runs on, for
+batch APIs too). It knows nothing of HTTP: it never imports tornado, the
+handlers, notebook/ or the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from bentonb.errors import Overloaded
+from bentonb.server.logs import log_call
+
+#: What a runner reports to metrics: (event, value).
+MetricsHook = Callable[[str, float], None]
+
+
+class ModelThreads(Executor):
+    """``count`` daemon threads running model calls in submission order.
+
+    Daemon threads, so a model call still running once the server has given up
+    waiting for it (``--graceful-timeout``) never keeps the process alive.
+    """
+
+    def __init__(self, count: int, name: str) -> None:
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._run, daemon=True, name=f"{name}-{i}")
+                         for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if self._closed:
+            raise RuntimeError("model threads are shut down")
+        future: Future = Future()
+        self._work.put((future, fn, args, kwargs))
+        return future
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._closed = True
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._work.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        for _ in self._threads:
+            self._work.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
+class DirectRunner:
+    """Runs each request of one API as its own call, ``max_concurrency`` at a time.
+
+    Requests beyond that wait in a FIFO of at most ``max_queue``; when it is full,
+    or when the wait is estimated longer than ``max_wait`` seconds (the request
+    could not be answered in time anyway), :meth:`submit` raises
+    :class:`Overloaded` at once. A waiting request whose caller is cancelled (the
+    client went away, the request timed out) leaves the queue and is never run. A
+    slot is freed only when the model call returns, so a call that outlives its
+    request still counts against ``max_concurrency``.
+    """
+
+    def __init__(self, run_batch: Callable[[list[Any]], list[Any]], *, name: str,
+                 max_concurrency: int = 1, max_queue: int | None = None,
+                 max_wait: float | None = None, metrics: MetricsHook | None = None) -> None:
+        self.name = name
+        self.max_concurrency = max_concurrency
+        self.max_queue = 16 * max_concurrency if max_queue is None else max_queue
+        self.max_wait = max_wait
+        self._run_batch = run_batch
+        self._metrics = metrics or (lambda event, value: None)
+        self._threads = ModelThreads(max_concurrency, f"bentonb-{name}")
+        self._running = 0
+        self._waiting: deque[asyncio.Future] = deque()
+        self._seconds: float | None = None  # moving average of one call
+
+    @property
+    def queued_items(self) -> int:
+        return len(self._waiting)
+
+    def estimated_wait(self) -> float:
+        """Seconds until a request submitted now would be answered."""
+        if self._seconds is None:
+            return 0.0
+        ahead = len(self._waiting) + self._running
+        return self._seconds * (ahead // self.max_concurrency + 1)
+
+    async def submit(self, value: Any, count: int, request_id: str | None = None) -> Any:
+        """Run one request and return its result (or raise what the function raised)."""
+        if self._running >= self.max_concurrency:
+            await self._wait_for_slot()
+        else:
+            self._running += 1
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._threads, self._call, value, request_id, count)
+        work.add_done_callback(self._done)
+        # Shielded: a cancelled request must not free the slot while its call still runs.
+        outcome, _ = await asyncio.shield(work)
+        self._metrics("batch", count)
+        ok, result = outcome
+        if not ok:
+            raise result
+        return result
+
+    async def _wait_for_slot(self) -> None:
+        if len(self._waiting) >= self.max_queue:
+            self._refuse(f"API '{self.name}' has {len(self._waiting)} requests waiting, "
+                         f"the most it queues (--max-queue); retry later")
+        wait = self.estimated_wait()
+        if self.max_wait is not None and wait > self.max_wait:
+            self._refuse(f"API '{self.name}' cannot answer within {self.max_wait:g} s "
+                         f"(about {wait:.1f} s of work is queued); retry later")
+        slot = asyncio.get_running_loop().create_future()
+        self._waiting.append(slot)
+        self._metrics("queue", len(self._waiting))
+        try:
+            await slot
+        except asyncio.CancelledError:
+            if slot.done() and not slot.cancelled():
+                self._hand_over()  # a slot was handed to us as we left: pass it on
+            else:
+                self._waiting.remove(slot)
+                self._metrics("queue", len(self._waiting))
+            raise
+
+    def _refuse(self, message: str) -> None:
+        self._metrics("rejected", 1)
+        raise Overloaded(message, retry_after=max(1.0, math.ceil(self.estimated_wait())))
+
+    def _call(self, value: Any, request_id: str | None,
+              count: int) -> tuple[tuple[bool, Any], float]:
+        start = time.perf_counter()
+        try:
+            outcome = (True, self._run_batch([value])[0])
+        except Exception as exc:  # noqa: BLE001 - reported to the request
+            outcome = (False, exc)
+        seconds = time.perf_counter() - start
+        log_call(self.name, [request_id], count, seconds, [outcome])
+        return outcome, seconds
+
+    def _done(self, work: asyncio.Future) -> None:
+        if not work.cancelled() and work.exception() is None:
+            seconds = work.result()[1]
+            self._seconds = seconds if self._seconds is None else \
+                0.8 * self._seconds + 0.2 * seconds
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give the freed slot to the oldest request still waiting, or free it."""
+        while self._waiting:
+            slot = self._waiting.popleft()
+            if not slot.done():
+                slot.set_result(None)
+                self._metrics("queue", len(self._waiting))
+                return
+        self._running -= 1
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,200 @@
+"""The prediction route: ``POST /<route>`` (and ``GET`` for query-reading inputs).
+
+This module owns :class:`ApiHandler`: it streams the body under the size limit,
+checks the API key, parses off the event loop when the body is large or the
+adapter's parse is heavy, hands the value to the API's runner, bounds the whole
+by ``--timeout`` (504), drops the work of a client that went away (499 in the
+logs, never seen by the model when still queued), and writes the answer. It never
+imports notebook/ or the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import tornado.web
+
+from bentonb.adapters.base import HttpRequest
+from bentonb.errors import BadInput, BentonbError, Overloaded
+from bentonb.server.handlers import LOADING, BaseHandler
+from bentonb.server.logs import PREDICTION
+
+MB = 1024 * 1024
+#: Bodies above this size are parsed off the event loop (heavy adapters' always are).
+PARSE_OFF_LOOP_BYTES = 256 * 1024
+#: The status logged for a request whose client closed the connection first.
+CLIENT_GONE = 499
+
+
+def http_request(body: bytes, headers: Mapping[str, str], method: str,
+                 query: Mapping[str, list], limits: Any = None) -> HttpRequest:
+    """The adapters' view of a request. ``limits`` (the server's request limits, e.g.
+    ``--max-image-pixels``) is passed only when set, so adapters keep their defaults."""
+    if limits is None:
+        return HttpRequest(body, headers, method, query)
+    return HttpRequest(body, headers, method, query, limits=limits)
+
+
+@tornado.web.stream_request_body
+class ApiHandler(BaseHandler):
+    """``POST /<route>`` (and ``GET`` for JSON and string inputs) of every API."""
+
+    def allowed_methods(self) -> list[str]:
+        api = getattr(self, "api", None)
+        if api is None and self.state.runtime is not None:  # a 405 before prepare()
+            api = self.state.runtime.apis.get(self.request.path[1:])
+        query = api is not None and api.input_adapter.accepts_query
+        return ["GET", "POST", "OPTIONS"] if query else ["POST", "OPTIONS"]
+
+    async def prepare(self) -> None:
+        self.api = None
+        self._work: asyncio.Future | None = None
+        self._gone = False
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._started = time.perf_counter()
+        if self.state.runtime is not None:
+            self.api = self.state.runtime.apis.get(self.path_args[0])
+        super().prepare()
+        if self._finished or self.request.method == "OPTIONS":
+            return
+        # While models load, a request waits for them (its body is not read meanwhile).
+        if self.state.runtime is None:
+            await self.state.wait_loaded(self.state.config.timeout)
+        if self.state.runtime is None:
+            self.set_header("Retry-After", "1")
+            self.write_json_error(503, LOADING)
+            return
+        runtime = self.state.runtime
+        self.api = runtime.apis.get(self.path_args[0])
+        if self.api is None:
+            routes = ", ".join(f"/{r}" for r in runtime.apis)
+            self.write_json_error(404, f"no API at {self.request.path}; APIs: {routes}")
+            return
+        self.runtime = runtime
+        self.runner = runtime.runners[self.api.route]
+        # Counted from here, not from when the body is in: a swap must not close this
+        # runtime while the body is still arriving.
+        self.state.started(runtime)
+        self._counted = True
+        if self.state.config.api_key and not self._authorized():
+            self.set_header("WWW-Authenticate", "Bearer")
+            self.write_json_error(401, "missing or wrong API key: send "
+                                       "'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+            return
+        limit = self.state.config.max_request_size
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            self._too_large()
+
+    def on_finish(self) -> None:
+        self._uncount()
+
+    def on_connection_close(self) -> None:
+        self._gone = True
+        work = getattr(self, "_work", None)  # None before prepare() (an early 405)
+        if work is not None:
+            work.cancel()  # queued work is dropped before the model sees it
+        self._uncount()
+
+    def _uncount(self) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.state.finished(self.runtime)
+
+    def _authorized(self) -> bool:
+        auth = self.request.headers.get("Authorization", "")
+        given = auth[7:].strip() if auth.lower().startswith("bearer ") else \
+            self.request.headers.get("X-API-Key", "")
+        return hmac.compare_digest(given.encode(), self.state.config.api_key.encode())
+
+    def _too_large(self) -> None:
+        limit = self.state.config.max_request_size
+        self.set_header("Connection", "close")
+        self.write_json_error(413, f"request body is larger than the server accepts "
+                                   f"({limit / MB:g} MB; see --max-request-size)")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._size += len(chunk)
+        if self._size > self.state.config.max_request_size:
+            self._too_large()
+            return
+        self._chunks.append(chunk)
+
+    async def post(self, route: str) -> None:
+        await self._answer(http_request(b"".join(self._chunks), self.request.headers, "POST",
+                                        self.request.query_arguments, self.state.limits))
+
+    async def get(self, route: str) -> None:
+        if not self.api.input_adapter.accepts_query:
+            raise tornado.web.HTTPError(405, f"/{route} takes POST requests with a "
+                                             f"{self.api.input_adapter.type_name} body")
+        query = {k: [v.decode("utf-8", "replace") for v in vs]
+                 for k, vs in self.request.query_arguments.items()}
+        await self._answer(http_request(b"", self.request.headers, "GET", query,
+                                        self.state.limits))
+
+    async def _predict(self, request: HttpRequest) -> Any:
+        adapter = self.api.input_adapter
+        if adapter.heavy_parse or len(request.body) > PARSE_OFF_LOOP_BYTES:
+            value = await asyncio.get_running_loop().run_in_executor(
+                None, adapter.parse_http, request)
+        else:
+            value = adapter.parse_http(request)
+        count = adapter.count(value)
+        if count == 0:
+            raise BadInput("request holds no input items")
+        return await self.runner.submit(value, count, self.request_id)
+
+    def _log_failure(self, exc: BaseException) -> None:
+        if not getattr(exc, "__bentonb_logged__", False):
+            PREDICTION.error("%s failed for request %s", self.api.name, self.request_id,
+                             exc_info=exc, extra={"api": self.api.name,
+                                                  "request_id": self.request_id})
+
+    async def _answer(self, request: HttpRequest) -> None:
+        api, metrics, timeout = self.api, self.state.metrics, self.state.config.timeout
+        status = CLIENT_GONE
+        metrics.in_progress.labels(api.name).inc()
+        work = self._work = asyncio.ensure_future(self._predict(request))
+        try:
+            if self._gone:
+                work.cancel()
+            await asyncio.wait({work}, timeout=timeout)
+            if not work.done():
+                work.cancel()
+                status = 504
+                self.write_json_error(504, f"API '{api.name}' did not answer within "
+                                           f"{timeout:g} s (the server's --timeout)")
+            elif work.cancelled():
+                self.set_status(CLIENT_GONE)  # nobody to answer; the access log says so
+            else:
+                response = api.output_adapter.to_http(work.result())
+                status = response.status
+                self.set_status(status)
+                self.set_header("Content-Type", response.content_type)
+                self.finish(response.body)
+        except Overloaded as exc:
+            status = 503
+            self.set_header("Retry-After", str(int(exc.retry_after)))
+            self.write_json_error(503, str(exc))
+        except BentonbError as exc:
+            status = exc.status_code
+            if status >= 500:
+                self._log_failure(exc)
+                self.write_json_error(status, f"API '{api.name}' failed: {exc}")
+            else:
+                self.write_json_error(status, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the user's function may raise anything
+            self._log_failure(exc)
+            self.write_json_error(500, f"API '{api.name}' raised {type(exc).__name__}; "
+                                       f"see the server log for request {self.request_id}")
+        finally:
+            metrics.in_progress.labels(api.name).dec()
+            metrics.observe(api.name, status, time.perf_counter() - self._started)
