@@ -48,17 +48,21 @@ def load_json(data: bytes | str, limits: RequestLimits = _DEFAULT_LIMITS,
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise BadInput(_json_error(exc, what, limits.max_json_depth)) from exc
+        raise BadInput(_json_error(exc, data, what, limits.max_json_depth)) from exc
     _check_depth(data, value, limits.max_json_depth, what)
     return value
 
 
-def _json_error(exc: Any, what: str, limit: int) -> str:
+def _json_error(exc: Any, data: bytes, what: str, limit: int) -> str:
     message = exc.msg
     if "depth limit" in message or "recursion" in message.lower():
         return _too_deep(what, min(limit, _ORJSON_MAX_DEPTH))
     if "UTF-8" in message:
-        return f"{what} is not valid UTF-8 text ({message}) at byte {exc.pos}"
+        try:  # orjson's own wording does not say which byte is wrong
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return f"{what} is not valid UTF-8 text: {bad.reason} at byte {bad.start}"
+        return f"{what} is not valid UTF-8 text: {message}"
     if "infinity" in message:
         return (f"{what} holds a number too large for a 64-bit float at line {exc.lineno} "
                 f"column {exc.colno}")
@@ -145,7 +149,11 @@ def text_codec(charset: str) -> str:
 def require_utf8(request: HttpRequest, what: str = "JSON") -> None:
     """JSON is UTF-8 (RFC 8259): refuse a Content-Type that says otherwise."""
     charset = request.charset
-    if text_codec(charset) != "utf-8":
+    try:
+        codec = text_codec(charset)
+    except BadInput:
+        codec = None
+    if codec != "utf-8":
         raise BadInput(f"{what} must be UTF-8, but Content-Type says charset={charset}; "
                        "send it as utf-8")
 

@@ -112,11 +112,12 @@ def _values_frame(rows: list, columns: Sequence[str] | None) -> Any:
 
 
 def _split_frame(value: dict) -> Any:
-    import pandas as pd
-
     data, names, index = value.get("data"), value.get("columns"), value.get("index")
-    if not isinstance(data, list) or not all(isinstance(r, list) for r in data):
+    if not isinstance(data, list):
         raise _wrong_shape("split", f"{_kind(data)} as \"data\"")
+    bad = next((i for i, row in enumerate(data) if not isinstance(row, list)), None)
+    if bad is not None:
+        raise _wrong_shape("split", f"{_kind(data[bad])} as row {bad} of \"data\"")
     if names is not None and (not isinstance(names, list)
                               or not all(isinstance(n, _SCALARS) for n in names)):
         raise _wrong_shape("split", f"{_kind(names)} as \"columns\"")
@@ -136,11 +137,13 @@ def _split_frame(value: dict) -> Any:
 
 def check_cells(df: Any) -> None:
     """Every cell of a table is one value: a number, string, boolean or null."""
-    for name in df.columns[df.dtypes == object]:
-        for position, cell in enumerate(df[name].to_numpy()):
+    for i, dtype in enumerate(df.dtypes):
+        if dtype.kind != "O":  # numbers, booleans, dates: one value per cell already
+            continue
+        for position, cell in enumerate(df.iloc[:, i].to_numpy()):
             if isinstance(cell, (list, dict)):
-                raise BadInput(f"column {name!r} row {position} holds {_kind(cell)}; each "
-                               "cell must be a number, string, boolean or null")
+                raise BadInput(f"column {df.columns[i]!r} row {position} holds {_kind(cell)}; "
+                               "each cell must be a number, string, boolean or null")
 
 
 def read_csv_body(data: bytes, charset: str = "utf-8") -> Any:

@@ -59,8 +59,9 @@ class ImageInput(BaseInputAdapter):
                 return np.asarray(img.convert(self.pilmode))
         except Image.DecompressionBombError as exc:
             # Pillow's own guard fires inside open() for the largest images.
-            raise PayloadTooLarge(f"image is too large to decode: {exc}; this server accepts "
-                                  f"at most {limits.max_image_pixels:,} pixels") from exc
+            raise PayloadTooLarge(f"image is too large to decode: {str(exc).rstrip('.')}; this "
+                                  f"server accepts at most {limits.max_image_pixels:,} pixels "
+                                  "per image") from exc
         except (BadInput, MemoryError):
             raise
         except Image.UnidentifiedImageError as exc:

@@ -12,6 +12,8 @@ from bentonb.adapters.body import dump_json
 from bentonb.adapters.json_input import SCHEMA_REF, check_pydantic_model, pydantic_errors
 from bentonb.errors import OutputError
 
+_PLAIN = frozenset({str, bool, int, float})
+
 
 def to_jsonable(value: Any) -> Any:
     """Convert numpy, pandas, pydantic, dataclass and date values to plain JSON types.
@@ -19,7 +21,7 @@ def to_jsonable(value: Any) -> Any:
     Floats stay floats, NaN and infinities included: :func:`dump_json` writes
     those as ``null``, so the answer is strict JSON.
     """
-    if value is None or isinstance(value, (str, bool, int, float)):
+    if value is None or type(value) in _PLAIN:
         return value
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
@@ -56,6 +58,10 @@ def to_jsonable(value: Any) -> Any:
             return None
         if isinstance(value, pd.Timestamp):
             return value.isoformat()
+    if isinstance(value, float):  # a float subclass the JSON writer does not know
+        return float(value)
+    if isinstance(value, (str, int)):
+        return value
     if isinstance(value, (set, frozenset)):
         return [to_jsonable(v) for v in value]
     raise OutputError(f"JsonOutput cannot encode a {type(value).__module__}."
