@@ -192,6 +192,7 @@ BAD_BODIES = [  # (api, content type, body, status, the message must match)
     ("triples", JSON, b"[1, 2, 3]", 400, r"shape \[3\], expected \[-1, 3\]"),
     ("triples", JSON, b'[["a", "b", "c"]]', 400, "array of float32"),
     ("triples", JSON, b"[[1, 2, 3], [4, 5]]", 400, "ragged"),
+    ("triples", JSON, b"[[1, 2, 1e300]]", 400, "numbers too large for float32"),
     # DataframeInput, orient detected
     ("frame", JSON, b"", 400, "body is empty"),
     ("frame", JSON, b'"just a string"', 400, "expected a JSON table .*got a string"),

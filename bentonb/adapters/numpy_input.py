@@ -44,7 +44,10 @@ class NumpyInput(BaseInputAdapter):
         if isinstance(value, dict):
             raise BadInput("expected a JSON array of numbers, got an object")
         try:
-            array = np.asarray(value, dtype=self.dtype)
+            with np.errstate(over="raise"):  # 1e300 as float32 is not inf, it is a mistake
+                array = np.asarray(value, dtype=self.dtype)
+        except FloatingPointError as exc:
+            raise BadInput(f"JSON array holds numbers too large for {self.dtype}") from exc
         except (ValueError, TypeError, OverflowError) as exc:
             if "inhomogeneous" in str(exc):
                 raise BadInput("JSON array is ragged: its rows have different lengths") from exc
