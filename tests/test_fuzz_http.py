@@ -192,3 +192,61 @@ def test_fuzz_infra_routes(schemas, service):
         operation = result.ok()
         if operation.method.upper() == "GET":
             fuzz(operation)
+
+
+# -- the adapters themselves, on arbitrary bytes -----------------------------------------------
+
+def _mutated_bodies():
+    """Valid bodies of every kind, then cut, spliced and bit-flipped."""
+    from hypothesis import strategies as st
+
+    seeds = [b'[[5.1, 3.5, 1.4, 0.2]]', b'[{"a": 1, "b": "x"}]', b'{"columns": ["a"], '
+             b'"data": [[1]]}', b'{"a": {"0": 1}}', b"a,b\n1,2\n", b'"text"', b"[1e5, -0.0]",
+             b'{"item": "x", "quantity": 2}', _png(), b"--B\r\nContent-Disposition: form-data; "
+             b'name="image"; filename="a.png"\r\n\r\n' + _png() + b"\r\n--B--\r\n"]
+    seed = st.sampled_from(seeds)
+    cut = st.tuples(seed, st.integers(0, 200)).map(lambda p: p[0][:p[1]])
+    flip = st.tuples(seed, st.integers(0, 199), st.integers(1, 255)).map(
+        lambda p: p[0][:p[1] % max(1, len(p[0]))] + bytes([p[2]])
+        + p[0][p[1] % max(1, len(p[0])) + 1:])
+    splice = st.tuples(seed, seed, st.integers(0, 100)).map(lambda p: p[0][:p[2]] + p[1][p[2]:])
+    return st.one_of(st.binary(max_size=300), cut, flip, splice)
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (3, 2), (1, 2, 3)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+ADAPTERS = [DataframeInput(), DataframeInput(columns=IRIS_COLUMNS, dtype="float64"),
+            DataframeInput(orient="split"), JsonInput(), JsonInput(pydantic_model=Order),
+            NumpyInput(), NumpyInput(dtype="int8", shape=[-1, 2]), ImageInput(), FileInput(),
+            StringInput()]
+MEDIA = ["application/json", "application/json; charset=latin-1", "text/csv",
+         "text/csv; charset=utf-16", "text/plain; charset=ascii", "image/png",
+         "multipart/form-data; boundary=B", "multipart/form-data", "application/octet-stream",
+         ""]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda a: f"{a.type_name}{a.config()}")
+def test_any_bytes_give_a_value_or_a_4xx(adapter):
+    from hypothesis import strategies as st
+
+    from bentonb.adapters import HttpRequest
+    from bentonb.errors import BentonbError
+
+    @settings(max_examples=150, derandomize=True, deadline=None, database=None)
+    @given(body=_mutated_bodies(), media=st.sampled_from(MEDIA))
+    def run(body, media):
+        request = HttpRequest(body, {"Content-Type": media} if media else {})
+        try:
+            value = adapter.parse_http(request)
+            adapter.merge([value])
+        except BentonbError as exc:
+            assert 400 <= exc.status_code < 500, exc
+    run()
