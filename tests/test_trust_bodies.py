@@ -498,8 +498,9 @@ def test_a_bad_request_in_a_dataframe_batch_fails_alone(serve, iris_model, iris_
         answers = [pool.submit(post, body) for body in good]
         bad = [pool.submit(post, body) for body in (wrong_dtype, missing_column)]
         rows = sum(len(body) for body in good)
-        dispatcher = server.state.runtime.runners["predict"]
-        wait_until(lambda: dispatcher.queued_items == rows, f"{rows} rows are queued")
+        queued = f'bentonb_queue_depth{{api="predict"}} {float(rows)}'
+        wait_until(lambda: queued in requests.get(f"{server.url}/metrics", timeout=10).text,
+                   f"{rows} rows are queued")
         wait_until(lambda: all(f.done() for f in bad), "the bad requests are answered")
         svc.gate.set()
         assert blocker.result().status_code == 200
