@@ -35,6 +35,13 @@ class UnsupportedMediaType(BadInput):
     status_code = 415
 
 
+class PayloadTooLarge(BadInput):
+    """A request's payload is within the byte limit but describes more than the server
+    accepts (an image's pixel count, for one); refused before the work is done."""
+
+    status_code = 413
+
+
 class NotFound(BentonbError, LookupError):
     """Something named by the caller does not exist (a tag, an API, a route)."""
 

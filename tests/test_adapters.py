@@ -157,8 +157,9 @@ def test_json_input_pydantic_model_validates():
 
 
 def test_json_input_bad_json_names_line_and_column():
-    with pytest.raises(BadInput, match="line 2 column 1"):
-        JsonInput().from_http(HttpRequest(b'{"a": 1,\n}', {"Content-Type": "application/json"}))
+    with pytest.raises(BadInput, match="expected a string key at line 2 column 3"):
+        JsonInput().from_http(HttpRequest(b'{"a": 1,\n  x}',
+                                          {"Content-Type": "application/json"}))
     with pytest.raises(InvalidArgument, match="pydantic BaseModel"):
         JsonInput(pydantic_model=dict)
 
@@ -266,3 +267,22 @@ def test_dataframe_output_json_and_csv():
     assert json.loads(DataframeOutput().to_http([1, 2]).body) == [{"0": 1}, {"0": 2}]
     with pytest.raises(InvalidArgument, match="orient"):
         DataframeOutput(orient="sideways")
+
+
+def test_json_output_is_strict_and_exact():
+    out = JsonOutput()
+    assert out.to_http({"big": 2 ** 70, "nan": float("nan")}).body == \
+        b'{"big": 1180591620717411303424, "nan": null}'
+    assert out.to_http([np.float64("inf"), np.float32(0.5)]).body == b"[null,0.5]"
+    with pytest.raises(OutputError, match="surrogates not allowed"):
+        out.to_http("\ud800")
+
+
+def test_request_limits_are_checked():
+    from bentonb.adapters import RequestLimits
+
+    assert HttpRequest().limits == RequestLimits(50_000_000, 64)
+    with pytest.raises(InvalidArgument, match="max_json_depth=...\\) must be a positive int"):
+        RequestLimits(max_json_depth=0)
+    with pytest.raises(InvalidArgument, match="max_image_pixels"):
+        RequestLimits(max_image_pixels=True)

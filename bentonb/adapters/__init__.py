@@ -5,6 +5,7 @@ from bentonb.adapters.base import (
     BaseOutputAdapter,
     HttpRequest,
     HttpResponse,
+    RequestLimits,
     input_adapter,
     output_adapter,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "JsonInput",
     "JsonOutput",
     "NumpyInput",
+    "RequestLimits",
     "StringInput",
     "input_adapter",
     "output_adapter",

@@ -8,28 +8,51 @@ Adapters are framework-free: the server hands them a plain :class:`HttpRequest`.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bentonb.errors import BadInput, InvalidArgument, UnsupportedMediaType
+from bentonb.errors import InvalidArgument, UnsupportedMediaType
 
 _INPUTS: dict[str, type[BaseInputAdapter]] = {}
 _OUTPUTS: dict[str, type[BaseOutputAdapter]] = {}
 
 
+@dataclass(frozen=True)
+class RequestLimits:
+    """What one request may ask of the server beyond its size in bytes.
+
+    Adapters check these before the expensive step (decoding an image, walking a
+    JSON document), so a small body cannot cost seconds of CPU or gigabytes.
+    """
+
+    #: An image whose width x height is above this is refused (413) before decoding.
+    max_image_pixels: int = 50_000_000
+    #: JSON nested deeper than this (arrays and objects) is refused (400).
+    max_json_depth: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("max_image_pixels", "max_json_depth"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidArgument(f"RequestLimits({name}=...) must be a positive int, "
+                                      f"got {value!r}")
+
+
 @dataclass
 class HttpRequest:
-    """A transport-neutral HTTP request: what an adapter needs, nothing more."""
+    """A transport-neutral HTTP request: what an adapter needs, nothing more.
+
+    ``limits`` is set by the server from its options; adapters read it, so one
+    process may serve several servers with different limits.
+    """
 
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     method: str = "POST"
     query: Mapping[str, list[str]] = field(default_factory=dict)
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
     def header(self, name: str, default: str = "") -> str:
         lowered = name.lower()
@@ -45,10 +68,12 @@ class HttpRequest:
 
     @property
     def charset(self) -> str:
+        """The ``charset`` parameter of the Content-Type as sent (``"utf-8"`` when absent);
+        :func:`bentonb.adapters.body.text_codec` checks that it names a text codec."""
         for part in self.header("Content-Type").split(";")[1:]:
             key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                return value.strip('"')
+            if key.strip().lower() == "charset" and value.strip():
+                return value.strip().strip('"')
         return "utf-8"
 
 
@@ -59,34 +84,6 @@ class HttpResponse:
     body: bytes
     content_type: str = "application/json"
     status: int = 200
-
-
-def parse_json(data: bytes | str, what: str = "request body") -> Any:
-    """Parse JSON, turning a syntax error into a :class:`BadInput` naming line and column."""
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{what} is not valid UTF-8 text: {exc.reason}") from exc
-    except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
-
-
-def multipart_files(request: HttpRequest) -> list[tuple[str, str | None, bytes]]:
-    """Return ``(field name, file name, content)`` for every part of a multipart body."""
-    header = f"Content-Type: {request.header('Content-Type')}\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + request.body)
-    if not message.is_multipart():
-        raise BadInput("multipart body could not be parsed: missing or wrong boundary")
-    parts = []
-    for part in message.iter_parts():
-        content = part.get_payload(decode=True) or b""
-        parts.append((part.get_param("name", header="content-disposition") or "",
-                      part.get_filename(), content))
-    if not parts:
-        raise BadInput("multipart body has no parts")
-    return parts
 
 
 def read_cli_input(value: str) -> tuple[bytes, str | None]:

@@ -1,12 +1,18 @@
-"""DataframeInput: JSON (any pandas orient, auto-detected) or CSV -> pandas.DataFrame."""
+"""DataframeInput: JSON (any pandas orient, declared or detected) or CSV -> pandas.DataFrame."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from bentonb.adapters.base import BaseInputAdapter, HttpRequest, parse_json
+from bentonb.adapters.base import BaseInputAdapter, HttpRequest
+from bentonb.adapters.body import load_json, require_utf8
+from bentonb.adapters.dataframe_body import (
+    ORIENT_SHAPES,
+    check_cells,
+    frame_from_json,
+    read_csv_body,
+)
 from bentonb.errors import BadInput, InvalidArgument
 
 
@@ -23,21 +29,16 @@ class ParsedRows:
         return len(self.rows)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 class DataframeInput(BaseInputAdapter):
     """Reads a table: each row is one item, so a request of N rows gets N results.
 
-    JSON bodies may use the ``records``, ``columns``, ``values`` or ``split``
-    orient (detected from the shape); ``text/csv`` bodies need a header row.
-    ``columns`` names (and orders) the columns; ``dtype`` is one dtype or a
-    ``{column: dtype}`` mapping applied after parsing.
+    JSON bodies may use the ``records``, ``values``, ``split``, ``columns`` or
+    ``index`` orient: ``orient=`` declares it, otherwise it is detected from the
+    shape (``index`` is then read as ``columns``). ``text/csv`` bodies need a
+    header row. ``columns`` names (and orders) the columns; ``dtype`` is one dtype
+    or a ``{column: dtype}`` mapping applied after parsing. Each request is
+    checked on its own (shape, columns, dtype), so a wrong one is refused with 400
+    before it can join a batch.
     """
 
     media_types = ("application/json", "text/csv")
@@ -49,6 +50,9 @@ class DataframeInput(BaseInputAdapter):
         if columns is not None and (isinstance(columns, str) or not all(
                 isinstance(c, str) for c in columns)):
             raise InvalidArgument("DataframeInput(columns=...) must be a list of column names")
+        if orient is not None and orient not in ORIENT_SHAPES:
+            raise InvalidArgument(f"DataframeInput(orient={orient!r}) must be one of "
+                                  f"{', '.join(ORIENT_SHAPES)} (or None to detect it)")
         self.columns = list(columns) if columns is not None else None
         self.dtype = dtype
         self.orient = orient
@@ -58,8 +62,8 @@ class DataframeInput(BaseInputAdapter):
 
     def from_bytes(self, data: bytes, media_type: str = "") -> Any:
         if media_type == "text/csv" or (not media_type and self._looks_like_csv(data)):
-            return self._from_csv(data)
-        return self.from_python(parse_json(data))
+            return self._finish(read_csv_body(data))
+        return self.from_python(load_json(data))
 
     def from_http(self, request: HttpRequest) -> Any:
         return self.merge([self.parse_http(request)])
@@ -68,95 +72,63 @@ class DataframeInput(BaseInputAdapter):
         self.check_media_type(request)
         media = request.media_type
         if media == "text/csv" or (not media and self._looks_like_csv(request.body)):
-            return self._from_csv(request.body)
-        value = parse_json(request.body)
-        return self._rows(value) or self.from_python(value)
+            return self._finish(read_csv_body(request.body, request.charset))
+        require_utf8(request)
+        value = load_json(request.body, request.limits)
+        return self._rows(value, request.body) or self.from_python(value)
 
-    def _rows(self, value: Any) -> ParsedRows | None:
+    def _rows(self, value: Any, body: bytes) -> ParsedRows | None:
         """The cheap form for the common bodies (a list of rows or of records), checked
         as the DataFrame path would check them; None for anything else."""
         if self.dtype is not None or not isinstance(value, list) or not value:
             return None
         first = value[0]
-        if isinstance(first, list):
+        if isinstance(first, list) and self.orient in (None, "values"):
             width = len(first)
-            if not all(isinstance(r, list) and len(r) == width for r in value):
+            if width == 0 or not all(isinstance(r, list) and len(r) == width for r in value):
                 return None
             self._value_columns(width)
-            return ParsedRows("values", value, width)
-        if isinstance(first, dict) and all(isinstance(r, dict) for r in value):
+            kind = "values"
+        elif isinstance(first, dict) and self.orient in (None, "records") and \
+                all(isinstance(r, dict) for r in value):
+            if not any(value):
+                return None
             if self.columns is not None:
                 missing = [c for c in self.columns if any(c not in r for r in value)]
                 if missing:
                     raise BadInput(f"input is missing column(s): {', '.join(missing)}")
-            return ParsedRows("records", value, None)
-        return None
+            kind, width = "records", None
+        else:
+            return None
+        # One '[' or '{' per row plus the outer list: no cell can hold a list or object.
+        if body.count(b"[") + body.count(b"{") != len(value) + 1:
+            for i, row in enumerate(value):
+                cells = row.values() if kind == "records" else row
+                if any(isinstance(c, (list, dict)) for c in cells):
+                    raise BadInput(f"row {i} holds a list or object in a cell; each cell "
+                                   "must be a number, string, boolean or null")
+        return ParsedRows(kind, value, width)
 
     @staticmethod
     def _looks_like_csv(data: bytes) -> bool:
         head = data.lstrip()[:1]
         return bool(head) and head not in b"[{"
 
-    def _from_csv(self, data: bytes) -> Any:
-        import pandas as pd
-
-        try:
-            df = pd.read_csv(io.BytesIO(data))
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise BadInput(f"CSV body cannot be read: {exc}") from exc
-        header = [str(c) for c in df.columns]
-        if header and all(_is_number(c) for c in header):
-            raise BadInput(
-                f"CSV body has no header row: its first line ({','.join(header)}) looks like "
-                "data; add a line of column names first"
-            )
-        return self._finish(df)
-
     def from_python(self, value: Any) -> Any:
         import pandas as pd
 
         if isinstance(value, pd.DataFrame):
             return self._finish(value)
+        if type(value).__module__ == "numpy":
+            value = value.tolist()
         try:
-            df = self._frame(value)
+            df = frame_from_json(value, self.orient, self.columns)
         except BadInput:
             raise  # already says what is wrong; ValueError below would re-wrap it
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise BadInput(f"JSON body cannot be read as a table: {exc}") from exc
+        check_cells(df)
         return self._finish(df)
-
-    def _frame(self, value: Any) -> Any:
-        import numpy as np
-        import pandas as pd
-
-        if isinstance(value, np.ndarray):
-            value = value.tolist()
-        if isinstance(value, list):
-            if not value:
-                return pd.DataFrame(columns=self.columns)
-            if all(isinstance(v, dict) for v in value):
-                return pd.DataFrame.from_records(value)
-            if all(isinstance(v, list) for v in value):
-                widths = {len(v) for v in value}
-                if len(widths) != 1:
-                    raise BadInput(f"JSON rows have different lengths: {sorted(widths)}")
-                return pd.DataFrame(value, columns=self._value_columns(widths.pop()))
-            if any(isinstance(v, (list, dict)) for v in value):
-                raise BadInput("JSON list mixes rows of different kinds (lists, objects, values)")
-            return pd.DataFrame({(self.columns or [0])[0]: value})
-        if isinstance(value, dict):
-            if "columns" in value and "data" in value:
-                return pd.DataFrame(value["data"], columns=value["columns"],
-                                    index=value.get("index"))
-            if value and all(isinstance(v, (dict, list)) for v in value.values()):
-                return pd.DataFrame(value)
-            if all(not isinstance(v, (dict, list)) for v in value.values()):
-                return pd.DataFrame([value])
-            raise BadInput("JSON object mixes columns and single values")
-        raise BadInput(
-            f"expected a JSON table (a list of rows or an object of columns), "
-            f"got {type(value).__name__}"
-        )
 
     def _value_columns(self, width: int) -> list[Any] | None:
         if self.columns is None:
@@ -167,6 +139,8 @@ class DataframeInput(BaseInputAdapter):
         return self.columns
 
     def _finish(self, df: Any) -> Any:
+        if len(df) and df.shape[1] == 0:
+            raise BadInput("table has rows but no columns; each row needs values")
         if self.columns is not None:
             missing = [c for c in self.columns if c not in df.columns]
             if missing:
@@ -175,8 +149,9 @@ class DataframeInput(BaseInputAdapter):
         if self.dtype is not None:
             try:
                 df = df.astype(self.dtype)
-            except (ValueError, TypeError, KeyError) as exc:
-                raise BadInput(f"input cannot be converted to dtype {self.dtype}: {exc}") from exc
+            except (ValueError, TypeError, KeyError, OverflowError) as exc:
+                raise BadInput(f"input cannot be converted to dtype {self.dtype}: {exc}") \
+                    from exc
         return df
 
     def count(self, value: Any) -> int:
@@ -193,7 +168,7 @@ class DataframeInput(BaseInputAdapter):
                 df = (pd.DataFrame(rows, columns=self.columns) if kind == "values"
                       else pd.DataFrame.from_records(rows))
                 return self._finish(df)
-        frames = [self._finish(self._frame(v.rows)) if isinstance(v, ParsedRows) else v
+        frames = [self.from_python(v.rows) if isinstance(v, ParsedRows) else v
                   for v in values]
         if len(frames) == 1:
             return frames[0]
@@ -205,11 +180,13 @@ class DataframeInput(BaseInputAdapter):
         return "[[5.1, 3.5, 1.4, 0.2]]"
 
     def openapi_request(self) -> dict[str, Any]:
-        row: dict[str, Any] = {"type": "array", "items": {}}
+        cell = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}],
+                "nullable": True}
+        row: dict[str, Any] = {"type": "array", "items": cell, "minItems": 1}
         if self.columns:
-            row = {"type": "object", "properties": {c: {} for c in self.columns},
+            row = {"type": "object", "properties": {c: cell for c in self.columns},
                    "required": list(self.columns)}
         return {
-            "application/json": {"schema": {"type": "array", "items": row}},
+            "application/json": {"schema": {"type": "array", "items": row, "minItems": 1}},
             "text/csv": {"schema": {"type": "string"}},
         }

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from bentonb.adapters.base import BaseOutputAdapter, HttpResponse
-from bentonb.errors import InvalidArgument
+from bentonb.errors import InvalidArgument, OutputError
 
 _ORIENTS = ("records", "columns", "values", "split", "index")
 
 
 class DataframeOutput(BaseOutputAdapter):
     """Sends the result as a DataFrame in JSON ``orient`` (``records`` by default) or as
-    CSV with ``output_format="csv"``. Lists, arrays and Series become one column."""
+    CSV with ``output_format="csv"``. Lists, arrays and Series become one column.
+    The JSON is strict RFC 8259: NaN and +-Infinity are written as ``null``."""
 
     def __init__(self, orient: str = "records", output_format: str = "json") -> None:
         if orient not in _ORIENTS:
@@ -33,13 +34,23 @@ class DataframeOutput(BaseOutputAdapter):
             return value
         if isinstance(value, pd.Series):
             return value.to_frame()
-        return pd.DataFrame(value)
+        try:
+            return pd.DataFrame(value)
+        except (ValueError, TypeError) as exc:
+            raise OutputError(f"DataframeOutput cannot make a table of the API's "
+                              f"{type(value).__name__} result: {exc}") from exc
 
     def to_http(self, value: Any) -> HttpResponse:
         df = self.validate(value)
-        if self.output_format == "csv":
-            return HttpResponse(df.to_csv(index=False).encode("utf-8"), "text/csv")
-        return HttpResponse(df.to_json(orient=self.orient).encode("utf-8"), "application/json")
+        try:
+            if self.output_format == "csv":
+                return HttpResponse(df.to_csv(index=False).encode("utf-8"), "text/csv")
+            # pandas writes NaN and infinities as null: the body is strict JSON.
+            body = df.to_json(orient=self.orient).encode("utf-8")
+        except (ValueError, TypeError, OverflowError, UnicodeEncodeError) as exc:
+            raise OutputError(f"DataframeOutput cannot write the result as "
+                              f"{self.output_format} (orient {self.orient!r}): {exc}") from exc
+        return HttpResponse(body, "application/json")
 
     def openapi_response(self) -> dict[str, Any]:
         if self.output_format == "csv":

@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from bentonb.adapters.base import BaseInputAdapter, HttpRequest, multipart_files
+from bentonb.adapters.base import BaseInputAdapter, HttpRequest
+from bentonb.adapters.body import multipart_file
+from bentonb.errors import BadInput
 
 
 class FileInput(BaseInputAdapter):
     """Gives the API function an ``io.BytesIO`` with the uploaded bytes; the
-    stream's ``name`` is the upload's file name when there is one."""
+    stream's ``name`` is the upload's file name when there is one. A multipart body
+    gives its ``file`` field, or else its first file upload."""
 
     media_types = ("application/octet-stream", "multipart/form-data", "*/*")
     accepts_files = True
@@ -20,10 +23,14 @@ class FileInput(BaseInputAdapter):
 
     def from_http(self, request: HttpRequest) -> Any:
         if request.media_type == "multipart/form-data":
-            _, filename, content = multipart_files(request)[0]
-            stream = io.BytesIO(content)
-            stream.name = filename or "upload"
+            part = multipart_file(request, "file", "file")
+            if not part.content:
+                raise BadInput(f"the uploaded file {part.filename or part.name!r} is empty")
+            stream = io.BytesIO(part.content)
+            stream.name = part.filename or "upload"
             return stream
+        if not request.body:
+            raise BadInput("request body is empty; send the file's bytes")
         return self.from_bytes(request.body)
 
     def from_bytes(self, data: bytes, media_type: str = "") -> Any:
@@ -40,4 +47,10 @@ class FileInput(BaseInputAdapter):
         return ""
 
     def openapi_request(self) -> dict[str, Any]:
-        return {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        return {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {"schema": {
+                "type": "object", "properties": {"file": {"type": "string",
+                                                          "format": "binary"}},
+                "required": ["file"]}},
+        }

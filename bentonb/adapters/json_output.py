@@ -1,21 +1,27 @@
-"""JsonOutput: any JSON-able result (numpy, pandas and pydantic included) -> JSON."""
+"""JsonOutput: any JSON-able result (numpy, pandas and pydantic included) -> strict JSON."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import sys
 from typing import Any
 
 from bentonb.adapters.base import BaseOutputAdapter, HttpResponse
+from bentonb.adapters.body import dump_json
 from bentonb.adapters.json_input import SCHEMA_REF, check_pydantic_model, pydantic_errors
 from bentonb.errors import OutputError
 
+_PLAIN = frozenset({str, bool, int, float})
+
 
 def to_jsonable(value: Any) -> Any:
-    """Convert numpy, pandas, pydantic, dataclass and date values to plain JSON types."""
-    if value is None or isinstance(value, (str, bool, int, float)):
+    """Convert numpy, pandas, pydantic, dataclass and date values to plain JSON types.
+
+    Floats stay floats, NaN and infinities included: :func:`dump_json` writes
+    those as ``null``, so the answer is strict JSON.
+    """
+    if value is None or type(value) in _PLAIN:
         return value
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
@@ -42,14 +48,20 @@ def to_jsonable(value: Any) -> Any:
     if "pandas" in sys.modules:
         import pandas as pd
 
-        if isinstance(value, pd.DataFrame):
-            return json.loads(value.to_json(orient="records"))
-        if isinstance(value, pd.Series):
-            return json.loads(value.to_json(orient="values"))
+        if isinstance(value, (pd.DataFrame, pd.Series)):
+            import orjson
+
+            # pandas writes NaN and infinities as null itself.
+            orient = "records" if isinstance(value, pd.DataFrame) else "values"
+            return orjson.loads(value.to_json(orient=orient))
         if value is pd.NA or value is pd.NaT:
             return None
         if isinstance(value, pd.Timestamp):
             return value.isoformat()
+    if isinstance(value, float):  # a float subclass the JSON writer does not know
+        return float(value)
+    if isinstance(value, (str, int)):
+        return value
     if isinstance(value, (set, frozenset)):
         return [to_jsonable(v) for v in value]
     raise OutputError(f"JsonOutput cannot encode a {type(value).__module__}."
@@ -57,8 +69,9 @@ def to_jsonable(value: Any) -> Any:
 
 
 class JsonOutput(BaseOutputAdapter):
-    """Sends the result as JSON. ``pydantic_model=`` validates each answer against
-    the model (a wrong answer is a 500, not a silent drift) and documents it."""
+    """Sends the result as strict RFC 8259 JSON: NaN and +-Infinity become ``null``.
+    ``pydantic_model=`` validates each answer against the model (a wrong answer is a
+    500, not a silent drift) and documents it."""
 
     def __init__(self, pydantic_model: Any = None) -> None:
         check_pydantic_model(pydantic_model, "JsonOutput")
@@ -79,8 +92,7 @@ class JsonOutput(BaseOutputAdapter):
                               f"{pydantic_errors(exc)}") from exc
 
     def to_http(self, value: Any) -> HttpResponse:
-        body = json.dumps(to_jsonable(self.validate(value)), ensure_ascii=False)
-        return HttpResponse(body.encode("utf-8"), "application/json")
+        return HttpResponse(dump_json(to_jsonable(self.validate(value))), "application/json")
 
     def openapi_response(self) -> dict[str, Any]:
         schema = (self.pydantic_model.model_json_schema(ref_template=SCHEMA_REF)

@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bentonb.adapters.base import BaseInputAdapter, parse_json
+from bentonb.adapters.base import BaseInputAdapter, HttpRequest
+from bentonb.adapters.body import load_json, require_utf8
 from bentonb.errors import BadInput, InvalidArgument
+
+#: numpy kinds a JSON array of numbers gives: bool, int, unsigned, float.
+_NUMERIC_KINDS = "biuf"
 
 
 class NumpyInput(BaseInputAdapter):
-    """Reads a JSON array into an ndarray. ``shape`` may hold ``-1`` (or ``None``) for
-    any length on that axis; a mismatch is a 400 that shows both shapes."""
+    """Reads a JSON array of numbers into an ndarray. ``shape`` may hold ``-1`` (or
+    ``None``) for any length on that axis; a mismatch is a 400 that shows both shapes.
+    Strings, nulls, objects and ragged rows are refused (400) unless ``dtype`` says
+    how to read them."""
 
     media_types = ("application/json",)
 
@@ -24,21 +30,35 @@ class NumpyInput(BaseInputAdapter):
     def config(self) -> dict[str, Any]:
         return {"dtype": self.dtype, "shape": self.shape}
 
+    def from_http(self, request: HttpRequest) -> Any:
+        self.check_media_type(request)
+        require_utf8(request)
+        return self.from_python(load_json(request.body, request.limits))
+
     def from_bytes(self, data: bytes, media_type: str = "") -> Any:
-        return self.from_python(parse_json(data))
+        return self.from_python(load_json(data))
 
     def from_python(self, value: Any) -> Any:
         import numpy as np
 
+        if isinstance(value, dict):
+            raise BadInput("expected a JSON array of numbers, got an object")
         try:
-            array = np.asarray(value, dtype=self.dtype)
-        except (ValueError, TypeError) as exc:
+            with np.errstate(over="raise"):  # 1e300 as float32 is not inf, it is a mistake
+                array = np.asarray(value, dtype=self.dtype)
+        except FloatingPointError as exc:
+            raise BadInput(f"JSON array holds numbers too large for {self.dtype}") from exc
+        except (ValueError, TypeError, OverflowError) as exc:
             if "inhomogeneous" in str(exc):
                 raise BadInput("JSON array is ragged: its rows have different lengths") from exc
             raise BadInput(f"JSON cannot be read as an array"
                            f"{' of ' + self.dtype if self.dtype else ''}: {exc}") from exc
         if array.dtype == object:
-            raise BadInput("JSON array is ragged or holds non-numbers")
+            raise BadInput("JSON array is ragged or holds values that are not numbers "
+                           "(objects, nulls or mixed types)")
+        if self.dtype is None and array.dtype.kind not in _NUMERIC_KINDS:
+            raise BadInput(f"JSON array holds {_kind_name(array.dtype.kind)}, not numbers; "
+                           "send numbers (or declare NumpyInput(dtype=...))")
         if self.shape is not None and not self._shape_matches(array.shape):
             raise BadInput(f"array has shape {list(array.shape)}, expected {self.shape} "
                            "(-1 means any length)")
@@ -58,4 +78,18 @@ class NumpyInput(BaseInputAdapter):
         return "[[1.0, 2.0, 3.0]]"
 
     def openapi_request(self) -> dict[str, Any]:
-        return {"application/json": {"schema": {"type": "array", "items": {}}}}
+        if self.shape is None:  # any number of dimensions
+            schema: dict[str, Any] = {"type": "array", "items": {
+                "anyOf": [{"type": "number"}, {"type": "array"}]}}
+            return {"application/json": {"schema": schema}}
+        schema = {"type": "number"}
+        for length in reversed(self.shape):
+            schema = {"type": "array", "items": schema}
+            if length != -1:
+                schema.update(minItems=length, maxItems=length)
+        return {"application/json": {"schema": schema}}
+
+
+def _kind_name(kind: str) -> str:
+    return {"U": "strings", "S": "strings", "M": "dates", "m": "time spans",
+            "c": "complex numbers"}.get(kind, f"values of numpy kind '{kind}'")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bentonb.adapters.base import BaseInputAdapter, HttpRequest
+from bentonb.adapters.body import decode_text
 from bentonb.errors import BadInput
 
 
 class StringInput(BaseInputAdapter):
-    """Gives the API function the body decoded as text (charset from Content-Type)."""
+    """Gives the API function the body decoded as text (charset from Content-Type,
+    UTF-8 when none is given). An empty body, bytes that are not valid in the
+    charset, and an unknown charset are refused with 400."""
 
     media_types = ("text/plain", "text/*", "application/json")
     accepts_query = True
@@ -21,20 +24,15 @@ class StringInput(BaseInputAdapter):
                 raise BadInput("GET request needs the text as a query: ?text=...")
             return values[-1]
         self.check_media_type(request)
-        return self._decode(request.body, request.charset)
+        if not request.body:
+            raise BadInput("request body is empty; send the text")
+        return decode_text(request.body, request.charset)
 
     def from_bytes(self, data: bytes, media_type: str = "") -> Any:
-        return self._decode(data, "utf-8")
-
-    @staticmethod
-    def _decode(data: bytes, charset: str) -> str:
-        try:
-            return data.decode(charset)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise BadInput(f"body is not valid {charset} text: {exc}") from exc
+        return decode_text(data)
 
     def example(self) -> str:
         return "I am driving BMW"
 
     def openapi_request(self) -> dict[str, Any]:
-        return {"text/plain": {"schema": {"type": "string"}}}
+        return {"text/plain": {"schema": {"type": "string", "minLength": 1}}}
