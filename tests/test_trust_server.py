@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import requests
+from helpers import wait_until
 from PIL import Image
 
 import bentonb
@@ -59,17 +60,6 @@ class Guarded(bentonb.BentoService):
     def slow_batch(self, items):
         time.sleep(items[0]["seconds"])
         return [i["seconds"] for i in items]
-
-
-def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def metric(server, line_start: str) -> float | None:
@@ -344,12 +334,12 @@ def test_work_of_a_client_that_went_away_is_never_run(serve, route):
     first = threading.Thread(target=requests.post, args=(url,),
                              kwargs={"json": {"id": "A", "wait": True}, "timeout": 20})
     first.start()
-    wait_until(lambda: svc.calls, what="the first call to start")
+    wait_until(lambda: svc.calls, 10, message="the first call to start")
     depth = f'bentonb_queue_depth{{api="{route}"}}'
     gone = send_and_close_later(server, {"route": route, "id": "B"})
-    wait_until(lambda: metric(server, depth) == 1.0, what="B to be queued")
+    wait_until(lambda: metric(server, depth) == 1.0, 10, message="B to be queued")
     gone.close()
-    wait_until(lambda: metric(server, depth) == 0.0, what="B to leave the queue")
+    wait_until(lambda: metric(server, depth) == 0.0, 10, message="B to leave the queue")
     svc.release.set()
     first.join(20)
     assert requests.post(url, json={"id": "C"}, timeout=10).json() == "C"
@@ -394,6 +384,17 @@ def png_bytes(height: int, width: int, noise: bool) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def test_max_image_pixels_flag_reaches_the_adapters(serve):
+    small = serve(image_service(ImageInput()), max_image_pixels=100)
+    roomy = serve(image_service(ImageInput()))
+    body, headers = png_bytes(20, 20, noise=False), {"Content-Type": "image/png"}
+    refused = requests.post(f"{small.url}/shape", data=body, headers=headers, timeout=10)
+    assert refused.status_code == 413
+    assert "400 pixels" in refused.json()["error"] and "at most 100" in refused.json()["error"]
+    answered = requests.post(f"{roomy.url}/shape", data=body, headers=headers, timeout=10)
+    assert answered.status_code == 200 and answered.json() == [20, 20, 3]
 
 
 def healthz_latencies_while(server, adapter) -> list[float]:

@@ -30,7 +30,7 @@ from bentonb.server.handlers import (
     log_access,
 )
 from bentonb.server.predict import MB, ApiHandler
-from bentonb.server.runtime import ServerState, request_limits
+from bentonb.server.runtime import ServerState
 
 __all__ = ["MB", "ServerConfig", "choose_api_key", "exposure_warning", "make_app"]
 
@@ -90,7 +90,6 @@ class ServerConfig:
         for name in ("max_concurrency", "mb_max_batch_size", "max_image_pixels"):
             if getattr(self, name) is not None:
                 setattr(self, name, _number(name, getattr(self, name), int, 1))
-        request_limits(self)  # the adapters must take the limits asked for
         if self.max_queue is not None:
             self.max_queue = _number("max_queue", self.max_queue, int, 0)
         if self.mb_max_latency is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import tornado.web
 
-from bentonb.adapters.base import HttpRequest
+from bentonb.adapters.base import HttpRequest, RequestLimits
 from bentonb.errors import BadInput, BentonbError, Overloaded
 from bentonb.server.handlers import LOADING, BaseHandler
 from bentonb.server.logs import PREDICTION
@@ -31,11 +31,8 @@ CLIENT_GONE = 499
 
 
 def http_request(body: bytes, headers: Mapping[str, str], method: str,
-                 query: Mapping[str, list], limits: Any = None) -> HttpRequest:
-    """The adapters' view of a request. ``limits`` (the server's request limits, e.g.
-    ``--max-image-pixels``) is passed only when set, so adapters keep their defaults."""
-    if limits is None:
-        return HttpRequest(body, headers, method, query)
+                 query: Mapping[str, list], limits: RequestLimits) -> HttpRequest:
+    """The adapters' view of a request, with the server's request limits."""
     return HttpRequest(body, headers, method, query, limits=limits)
 
 

@@ -14,7 +14,8 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from bentonb.errors import BentonbError, InvalidArgument
+from bentonb.adapters.base import RequestLimits
+from bentonb.errors import BentonbError
 from bentonb.server.batching import MicroBatchDispatcher
 from bentonb.server.direct import DirectRunner
 from bentonb.server.guards import RequestGuard
@@ -43,18 +44,12 @@ def service_metadata(service: Any) -> dict[str, Any]:
                           for a in service.artifacts]}
 
 
-def request_limits(config: ServerConfig) -> Any:
-    """The adapters' request limits the server's flags set (``--max-image-pixels``),
-    or None to leave the adapters' own defaults."""
+def request_limits(config: ServerConfig) -> RequestLimits:
+    """The adapters' request limits that the server's flags set (``--max-image-pixels``);
+    the adapters' defaults where a flag is not given."""
     if config.max_image_pixels is None:
-        return None
-    from bentonb.adapters import base
-
-    limits = getattr(base, "RequestLimits", None)
-    if limits is None:
-        raise InvalidArgument("max_image_pixels needs adapters that take request limits; "
-                              "this version's adapters do not")
-    return limits(max_image_pixels=config.max_image_pixels)
+        return RequestLimits()
+    return RequestLimits(max_image_pixels=config.max_image_pixels)
 
 
 class ServiceRuntime:
