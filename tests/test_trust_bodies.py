@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from helpers import wait_until
 from PIL import Image
 from pydantic import BaseModel, Field
 
@@ -470,13 +471,6 @@ class GatedIris(bentonb.BentoService):
         return self.model.predict(df.to_numpy())
 
 
-def wait_until(predicate, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.01)
-
-
 def test_a_bad_request_in_a_dataframe_batch_fails_alone(serve, iris_model, iris_data):
     X, _ = iris_data
     svc = GatedIris()
@@ -494,14 +488,15 @@ def test_a_bad_request_in_a_dataframe_batch_fails_alone(serve, iris_model, iris_
     missing_column = [dict(zip(IRIS_COLUMNS[:3], [5.1, 3.5, 1.4]))]
     with ThreadPoolExecutor(8) as pool:
         blocker = pool.submit(post, good[0])
-        wait_until(svc.entered.is_set, "the first batch is in the model")
+        wait_until(svc.entered.is_set, 20, message="the first batch is in the model")
         answers = [pool.submit(post, body) for body in good]
         bad = [pool.submit(post, body) for body in (wrong_dtype, missing_column)]
         rows = sum(len(body) for body in good)
         queued = f'bentonb_queue_depth{{api="predict"}} {float(rows)}'
         wait_until(lambda: queued in requests.get(f"{server.url}/metrics", timeout=10).text,
-                   f"{rows} rows are queued")
-        wait_until(lambda: all(f.done() for f in bad), "the bad requests are answered")
+                   20, message=f"{rows} rows are queued")
+        wait_until(lambda: all(f.done() for f in bad), 20,
+                   message="the bad requests are answered")
         svc.gate.set()
         assert blocker.result().status_code == 200
         for body, future in zip(good, answers):

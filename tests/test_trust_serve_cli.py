@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import bentonb_cli, free_port
+from helpers import ServeProcess, bentonb_cli, wait_until
 
 SERVICE = '''
 import os
@@ -47,27 +47,19 @@ def bundle(modules):
     return Path(modules.load("trust_service", SERVICE).TrustService().save())
 
 
-class Server:
-    """A ``bentonb serve`` process whose stderr is collected line by line."""
+class Server(ServeProcess):
+    """A ``bentonb serve`` process on a port the OS picked, its output collected."""
 
     def __init__(self, *args: str, env: dict | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        exe = Path(sys.executable).with_name("bentonb")
-        self.proc = subprocess.Popen([str(exe), "serve", *args, "--port", str(self.port)],
-                                     stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, **(env or {})})
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__(*args, "--port", "0", env=env)
 
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.lines.append(line)
+    @property
+    def lines(self) -> list[str]:
+        return self.output.splitlines(keepends=True)
 
     @property
     def log(self) -> str:
-        return "".join(self.lines)
+        return self.output
 
     def status(self, path: str) -> int | None:
         try:
@@ -76,27 +68,10 @@ class Server:
             return None
 
     def wait_ready(self) -> None:
+        self.wait_started()
         wait_until(lambda: self.status("/readyz") == 200 or self.proc.poll() is not None,
-                   60, "readiness")
+                   60, message="readiness")
         assert self.proc.poll() is None, self.log
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(30)
-        self._reader.join(10)
-        return code
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def in_progress(server: Server, api: str) -> float:
@@ -128,7 +103,7 @@ def test_sigterm_closes_idle_keepalive_at_once_and_answers_in_flight(bundle):
     callers = [threading.Thread(target=busy, args=(i,)) for i in range(8)]
     for caller in callers:
         caller.start()
-    wait_until(lambda: in_progress(server, "wait") == 8.0, what="8 requests in flight")
+    wait_until(lambda: in_progress(server, "wait") == 8.0, 20, message="8 requests in flight")
     sigterm = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     closed = []
@@ -160,7 +135,7 @@ def test_a_killed_worker_is_replaced_and_requests_keep_succeeding(bundle):
             pids.add(requests.post(f"{server.url}/pid", json={}, timeout=5).json())
             return len(pids) == 2
 
-        wait_until(both_seen, what="both workers to answer")
+        wait_until(both_seen, 20, message="both workers to answer")
         victim = min(pids)
         os.kill(victim, signal.SIGKILL)
         statuses, seen = [], set()
@@ -171,7 +146,7 @@ def test_a_killed_worker_is_replaced_and_requests_keep_succeeding(bundle):
             seen.add(r.json())
             return bool(seen - pids)
 
-        wait_until(replaced, 60, "a new worker to answer")
+        wait_until(replaced, 60, message="a new worker to answer")
         assert set(statuses) == {200} and len(statuses) >= 1
         assert victim not in seen
         assert re.search(rf"worker \d \(pid {victim}\) died \(killed by SIGKILL\); "
@@ -186,7 +161,8 @@ def test_a_killed_worker_is_replaced_and_requests_keep_succeeding(bundle):
 def test_readyz_is_503_until_models_are_loaded(bundle):
     server = Server(str(bundle), "--max-queue", "1", env={"TRUST_LOAD_SECONDS": "3"})
     try:
-        first = wait_until(lambda: server.status("/readyz"), 30, "an answer")
+        server.wait_started()
+        first = wait_until(lambda: server.status("/readyz"), 30, message="an answer")
         assert first == 503
         r = requests.get(f"{server.url}/readyz", timeout=5)
         if r.status_code == 503:  # loading may have ended meanwhile on a slow machine
