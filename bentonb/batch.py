@@ -257,8 +257,8 @@ def errors_path(output: str, fmt: str) -> str:
 
 def _check_api(target: Any, api: str) -> tuple[Any, str, Any]:
     """Resolve the service reference and check the API exists and reads tables."""
+    from bentonb.bundle import resolve
     from bentonb.service import BentoService
-    from bentonb.store import resolve
 
     if isinstance(target, BentoService):
         found = target.get_inference_api(api)
