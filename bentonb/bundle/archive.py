@@ -174,7 +174,8 @@ def export_bundle(tag: str, file: str | Path, store: LocalStore | None = None) -
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
         with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            # Links inside the bundle (checked above) travel as the files they name.
+            with tarfile.open(fileobj=raw, mode="w:gz", dereference=True) as tar:
                 tar.add(bundle.path, arcname=f"{bundle.name}/{bundle.version}",
                         filter=lambda m: None if "__pycache__" in m.name.split("/") else m)
             raw.flush()
