@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import bentonb_cli, free_port
+from helpers import bentonb_cli, free_port, snapshot
 
 import bentonb
 from bentonb.bundle import ArchiveLimits, export_bundle, import_bundle
@@ -21,14 +21,6 @@ from bentonb.errors import BundleError, InvalidArgument
 from bentonb.tags import check_labels, check_name, check_version, parse_labels, parse_tag
 
 EVIL = "open({marker!r}, 'w').write('ran')\n"
-
-
-def snapshot(home: Path) -> list[tuple[str, int]] | None:
-    """Every path under the store with its size: equal snapshots, untouched store."""
-    if not home.exists():
-        return None
-    return sorted((str(p.relative_to(home)), 0 if p.is_dir() else p.stat().st_size)
-                  for p in home.rglob("*"))
 
 
 def edit_manifest(bundle: Path, **changes) -> None:
