@@ -51,7 +51,12 @@ def list_command(labels: str | None, output: str, name: str | None) -> None:
     """List saved bundles (of NAME), oldest first."""
     from bentonb.bundle import BundleManifest
 
-    bundles = [(b, BundleManifest.read(b.path)) for b in _store().list(name, parse_labels(labels))]
+    bundles = []
+    for bundle in _store().list(name, parse_labels(labels)):
+        try:
+            bundles.append((bundle, BundleManifest.read(bundle.path)))
+        except BentonbError as exc:  # one damaged bundle must not hide the others
+            click.echo(f"skipping {bundle.tag}: {exc}", err=True)
     if output == "json":
         click.echo(json.dumps([{"tag": b.tag, "path": str(b.path), "created_at":
                                 m.created_at, "labels": m.labels,

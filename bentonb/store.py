@@ -67,6 +67,7 @@ def _entry(path: Path) -> StoredBundle | None:
     try:
         if manifest.is_symlink() or manifest.stat().st_size > MAX_MANIFEST_BYTES:
             return None
+        check_version(path.name)
         data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("name") != path.parent.name \
                 or data.get("version") != path.name:
@@ -75,6 +76,15 @@ def _entry(path: Path) -> StoredBundle | None:
                             check_labels(data.get("labels")))
     except (OSError, UnicodeError, yaml.YAMLError, BentonbError):
         return None
+
+
+def _is_name(text: str) -> bool:
+    """True for a valid bundle name (hidden and hand-made odd folders are not bundles)."""
+    try:
+        check_name(text)
+    except BentonbError:
+        return False
+    return True
 
 
 class LocalStore:
@@ -102,7 +112,7 @@ class LocalStore:
         if not self.repository.is_dir():
             return []
         return sorted(p.name for p in self.repository.iterdir()
-                      if p.is_dir() and not p.name.startswith("."))
+                      if p.is_dir() and _is_name(p.name))
 
     def list(self, name: str | None = None,
              labels: Mapping[str, str] | None = None) -> list[StoredBundle]:
@@ -181,7 +191,7 @@ class LocalStore:
         durable. Raises :class:`FileExistsError` when that version is taken: two
         savers never replace each other."""
         target = self.path(name, version)
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             raise FileExistsError(errno.EEXIST, "version exists", str(target))
         try:

@@ -273,3 +273,18 @@ def test_a_link_inside_the_bundle_is_fine_and_exports_as_a_file(saved, tmp_path)
     with tarfile.open(archive) as tar:
         notes = tar.getmember("IrisClassifier/v1/NOTES.md")
         assert notes.isfile() and not [m for m in tar if m.issym() or m.islnk()]
+
+
+def test_a_tampered_bundle_in_the_store_is_refused_and_list_skips_it(saved, iris_service,
+                                                                     tmp_path):
+    iris_service.save(version="v3")
+    marker = tmp_path / "ran"
+    (saved.parent / "x.py").write_text(EVIL.format(marker=str(marker)))
+    edit_manifest(saved, module="../x")
+    with pytest.raises(BundleError, match="invalid service module '../x'"):
+        bentonb.load("IrisClassifier:v1")
+    result = bentonb_cli("list")
+    assert result.returncode == 0 and "IrisClassifier:v3" in result.stdout
+    assert "IrisClassifier:v1" not in result.stdout
+    assert "skipping IrisClassifier:v1" in result.stderr
+    assert not marker.exists()

@@ -118,7 +118,10 @@ def _check(tar: tarfile.TarFile, file: Path, limits: ArchiveLimits) -> _Checked:
 
 def _extract(tar: tarfile.TarFile, checked: _Checked, into: Path) -> Path:
     """Extract the checked members into ``into``; the bundle directory, checked."""
-    tar.extractall(into, members=checked.members, filter="data")
+    try:
+        tar.extractall(into, members=checked.members, filter="data")
+    except (OSError, tarfile.TarError) as exc:
+        raise BundleError(f"cannot extract {tar.name}: {exc}") from exc
     root = into / checked.manifest.name / checked.manifest.version
     locate(root)
     return root
