@@ -137,7 +137,8 @@ def test_an_interrupted_import_leaves_the_store_as_it_was(iris_service, store_ho
     assert not hidden(store_home)
 
 
-@pytest.mark.parametrize("workers,stop", [(1, signal.SIGTERM), (2, signal.SIGINT)])
+@pytest.mark.parametrize("workers,stop", [(1, signal.SIGTERM), (1, signal.SIGINT),
+                                          (2, signal.SIGTERM)])
 def test_serving_an_archive_removes_its_extraction_when_stopped(iris_service, tmp_path,
                                                                 workers, stop):
     iris_service.save(version="v1")
