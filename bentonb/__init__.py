@@ -18,10 +18,11 @@ Frameworks (pandas, torch, spacy, ...) are imported only when used.
 # is bound below: importing it any later would rebind ``bentonb.artifacts`` to the package.
 from bentonb import artifacts as _artifact_paths  # noqa: F401
 from bentonb._version import __version__
+from bentonb.bundle import load  # noqa: E402
 from bentonb.bundle.source import record_service_source  # noqa: E402
 from bentonb.errors import BentonbError  # noqa: E402
 from bentonb.service import BentoService, api, artifacts, env  # noqa: E402
-from bentonb.store import LocalStore, load  # noqa: E402
+from bentonb.store import LocalStore  # noqa: E402
 
 
 def serve(target, **options):

@@ -29,7 +29,7 @@ def _store():
 
 
 def parse_labels(value: str | None) -> dict[str, str]:
-    from bentonb.bundle.writer import parse_labels as parse
+    from bentonb.tags import parse_labels as parse
 
     try:
         return parse(value)
@@ -49,17 +49,23 @@ def main() -> None:
 @click.argument("name", required=False)
 def list_command(labels: str | None, output: str, name: str | None) -> None:
     """List saved bundles (of NAME), oldest first."""
-    bundles = _store().list(name, parse_labels(labels))
+    from bentonb.bundle import BundleManifest
+
+    bundles = []
+    for bundle in _store().list(name, parse_labels(labels)):
+        try:
+            bundles.append((bundle, BundleManifest.read(bundle.path)))
+        except BentonbError as exc:  # one damaged bundle must not hide the others
+            click.echo(f"skipping {bundle.tag}: {exc}", err=True)
     if output == "json":
         click.echo(json.dumps([{"tag": b.tag, "path": str(b.path), "created_at":
-                                b.manifest.created_at, "labels": b.manifest.labels,
-                                "apis": [a.name for a in b.manifest.apis],
-                                "artifacts": [a.type for a in b.manifest.artifacts]}
-                               for b in bundles], indent=2))
+                                m.created_at, "labels": m.labels,
+                                "apis": [a.name for a in m.apis],
+                                "artifacts": [a.type for a in m.artifacts]}
+                               for b, m in bundles], indent=2))
         return
     rows = [("TAG", "APIS", "ARTIFACTS", "LABELS", "CREATED")]
-    for b in bundles:
-        m = b.manifest
+    for b, m in bundles:
         rows.append((b.tag, ",".join(f"{a.name}<{a.input_type}>" for a in m.apis),
                      ",".join(f"{a.name}<{a.type}>" for a in m.artifacts),
                      ",".join(f"{k}={v}" for k, v in m.labels.items()), m.created_at[:19]))
@@ -75,11 +81,13 @@ def list_command(labels: str | None, output: str, name: str | None) -> None:
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
 def get(tag: str, print_location: bool, quiet: bool, output: str) -> None:
     """Show a bundle's manifest (or its location)."""
+    from bentonb.bundle import BundleManifest
+
     bundle = _store().get(tag)
     if print_location:
         click.echo(str(bundle.path) if quiet else f"{bundle.tag}: {bundle.path}")
         return
-    data = bundle.manifest.to_dict()
+    data = BundleManifest.read(bundle.path).to_dict()
     if output == "json":
         click.echo(json.dumps(data, indent=2))
     else:
@@ -111,14 +119,14 @@ def delete(tag: str, yes: bool) -> None:
               help="How to read --input when it is data (default: detect).")
 def run(target: str, api_name: str, input_value: str | None, input_file: str | None,
         fmt: str | None) -> None:
-    """Call API of a bundle (TAG or directory) once and print the answer."""
-    from bentonb.store import load
+    """Call API of a bundle (TAG, directory or archive) once and print the answer."""
+    from bentonb.bundle import load_bundle, open_bundle
 
     if (input_value is None) == (input_file is None):
         raise click.UsageError("give exactly one of --input and --input-file")
     if input_file is not None and not Path(input_file).is_file():
         raise click.BadParameter(f"no such file: {input_file}", param_hint="--input-file")
-    service = load(target)
+    service = load_bundle(click.get_current_context().with_resource(open_bundle(target)))
     api = service.get_inference_api(api_name)
     value = api.input_adapter.from_cli(input_file or input_value, fmt)
     result = api.run_batch([value])[0]
@@ -130,16 +138,60 @@ def run(target: str, api_name: str, input_value: str | None, input_file: str | N
 @click.argument("file", type=click.Path(dir_okay=True))
 def export_command(tag: str, file: str) -> None:
     """Write bundle TAG to FILE (.tar.gz) to move it to another machine."""
-    path = _store().export(tag, file)
+    from bentonb.bundle import export_bundle
+
+    path = export_bundle(tag, file, _store())
     click.echo(f"exported {tag} to {path}")
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+
+
+def _size(_ctx: Any, param: click.Parameter, value: str) -> int:
+    """``10G``, ``500MiB``, ``2048``: a size in bytes (binary units)."""
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "")
+    try:
+        size = int(float(number) * _UNITS[unit])
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise click.BadParameter(f"'{value}' is not a size such as 20G, 500M or 4096",
+                                 param_hint=f"--{param.name.replace('_', '-')}")
+    return size
 
 
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def import_command(file: str) -> None:
-    """Add the bundle in FILE (made by `bentonb export`) to the store."""
-    bundle = _store().import_(file)
-    click.echo(f"imported {bundle.tag} to {bundle.path}")
+@click.option("--max-size", default="10G", show_default=True, callback=_size,
+              help="Refuse an archive whose files unpack to more than this (e.g. 20G).")
+@click.option("--max-members", type=click.IntRange(min=1), default=100_000,
+              show_default=True, help="Refuse an archive with more members than this.")
+def import_command(file: str, max_size: int, max_members: int) -> None:
+    """Add the bundle in FILE (made by `bentonb export`) to the store.
+
+    The archive is checked before anything is written: no absolute paths, no
+    '..', no links or special files, a valid name and version, and the size and
+    member limits. A refused archive leaves the store as it was.
+
+    Loading or serving a bundle runs its code (its service module and pickled
+    models): import only bundles from people you trust.
+    """
+    from bentonb.bundle import ArchiveLimits, BundleManifest, import_bundle
+
+    bundle = import_bundle(file, _store(), ArchiveLimits(max_size, max_members))
+    manifest = BundleManifest.read(bundle.path)
+    labels = ",".join(f"{k}={v}" for k, v in manifest.labels.items()) or "-"
+    package = bundle.path / manifest.name
+    module = package if (package / f"{manifest.module}.py").is_file() else bundle.path
+    click.echo(f"imported {bundle.tag} to {bundle.path}\n"
+               f"  name:        {manifest.name}\n"
+               f"  version:     {manifest.version}\n"
+               f"  created_at:  {manifest.created_at}\n"
+               f"  labels:      {labels}\n"
+               f"  service:     {module / f'{manifest.module}.py'}\n"
+               "Loading or serving it runs that code: review it if the archive is not "
+               "your own.")
 
 
 def _checked(check):
@@ -241,16 +293,16 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
           max_image_pixels: int | None, allow_hosts: tuple[str, ...],
           cors_origins: tuple[str, ...], log_format: str, ngrok: bool,
           ngrok_token: str | None, api_key: str | None, api_key_file: str | None) -> None:
-    """Serve a bundle (TAG or directory) over HTTP until SIGTERM / Ctrl-C."""
-    from bentonb.bundle.loader import load_bundle
+    """Serve a bundle (TAG, directory or archive) over HTTP until SIGTERM / Ctrl-C."""
+    from bentonb.bundle import load_bundle, open_bundle
     from bentonb.server.app import MB, ServerConfig, choose_api_key, exposure_warning
     from bentonb.server.guards import host_pattern
     from bentonb.server.logs import configure_logging
     from bentonb.server.runner import local_url, run_server
-    from bentonb.store import resolve
 
     configure_logging(log_format)
-    path = resolve(target)
+    # An archive is extracted for as long as the command runs, removed when it ends.
+    path = ctx.with_resource(open_bundle(target))
     choice = _api_key_choice(ctx, api_key, api_key_file)
     key = choose_api_key(choice, public=ngrok)
     config = ServerConfig(host=host, port=port, enable_microbatch=enable_microbatch,
@@ -316,9 +368,9 @@ def containerize(target: str, image_tag: str | None, base_image: str | None,
                  push: bool) -> None:
     """Build a container image of a bundle through the Docker Engine API ($DOCKER_HOST:
     Docker or Podman). Without an engine, write the build context and exit 3."""
+    from bentonb.bundle import open_bundle
     from bentonb.container import ContainerEngineUnavailable
     from bentonb.container import containerize as build
-    from bentonb.store import resolve
 
     args = {}
     for pair in build_args:
@@ -326,7 +378,7 @@ def containerize(target: str, image_tag: str | None, base_image: str | None,
         if not sep or not key:
             raise click.BadParameter(f"'{pair}' is not K=V", param_hint="--build-arg")
         args[key] = value
-    path = resolve(target)
+    path = click.get_current_context().with_resource(open_bundle(target))
     try:
         image = build(path, image_tag, base_image, args, wheels,
                       Path(output_dir) if output_dir else None, push,
@@ -375,8 +427,8 @@ def batch(target: str, api_name: str, input_path: str, output: str, fmt: str | N
 @click.argument("target")
 def openapi(target: str) -> None:
     """Print the OpenAPI document of a bundle (TAG or directory)."""
+    from bentonb.bundle import load
     from bentonb.server.openapi import openapi_spec
-    from bentonb.store import load
 
     click.echo(json.dumps(openapi_spec(load(target)), indent=2))
 

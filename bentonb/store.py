@@ -1,119 +1,125 @@
-"""The local store: versioned bundles under ``$BENTONB_HOME/repository/<Name>/<version>``.
+"""The bundle store: an index of bundle directories under
+``$BENTONB_HOME/repository/<Name>/<version>/``.
 
 The file system is the source of truth: a bundle is in the store when its
-directory (with a manifest) is, and nothing else is kept about it.
+directory holds a manifest whose name and version match the directory, and
+nothing else is kept about it. The store knows tags, versions, labels, which
+version is the newest, where a new version goes, and how to put a finished
+directory there in one rename; it never writes or reads a bundle's contents
+(that is :mod:`bentonb.bundle`) and never imports services or bundles.
+
+Names starting with ``.`` under the repository are the store's own temporary
+directories (saves, imports, deletions) and are never listed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-import re
 import shutil
-import tarfile
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from bentonb.bundle.manifest import MANIFEST_FILE, BundleManifest
-from bentonb.bundle.writer import check_version, mark_saved, new_version, write_atomically
-from bentonb.errors import BundleError, InvalidArgument, NotFound, did_you_mean
+import yaml
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MAX_SAVE_TRIES = 5
+from bentonb.errors import BentonbError, NotFound, did_you_mean
+from bentonb.tags import check_labels, check_name, check_version, parse_tag
+
+MANIFEST_FILE = "bento.yaml"
+#: A manifest is a few kilobytes; anything far larger is not one.
+MAX_MANIFEST_BYTES = 1 << 20
 
 
 def default_home() -> Path:
     return Path(os.environ.get("BENTONB_HOME") or "~/bentonb").expanduser()
 
 
-def parse_tag(tag: str) -> tuple[str, str | None]:
-    """Split ``Name[:version]`` (``latest`` or no version means the newest)."""
-    if not isinstance(tag, str) or not tag.strip():
-        raise InvalidArgument("a tag looks like Name:version, Name:latest or Name")
-    name, _, version = tag.strip().partition(":")
-    if not _NAME.match(name):
-        raise InvalidArgument(f"invalid tag '{tag}': the name must be a Python class name "
-                              "(letters, digits, '_'), e.g. IrisClassifier:latest")
-    if not version or version == "latest":
-        return name, None
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (creations, renames) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        return name, check_version(version)
-    except InvalidArgument:
-        raise InvalidArgument(f"invalid tag '{tag}': the version may hold letters, digits, "
-                              "'_', '.' and '-' only") from None
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
 class StoredBundle:
-    """A bundle in the store: where it is and what its manifest says."""
+    """A bundle in the store: where it is and what its manifest says it is."""
 
     path: Path
-    manifest: BundleManifest
+    name: str
+    version: str
+    created_at: str
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def tag(self) -> str:
-        return self.manifest.tag
+        return f"{self.name}:{self.version}"
+
+
+def _entry(path: Path) -> StoredBundle | None:
+    """The index entry of directory ``path``, or None when it holds no valid bundle."""
+    manifest = path / MANIFEST_FILE
+    try:
+        if manifest.is_symlink() or manifest.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
+        check_version(path.name)
+        data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("name") != path.parent.name \
+                or data.get("version") != path.name:
+            return None
+        return StoredBundle(path, path.parent.name, path.name, str(data.get("created_at", "")),
+                            check_labels(data.get("labels")))
+    except (OSError, UnicodeError, yaml.YAMLError, BentonbError):
+        return None
+
+
+def _is_name(text: str) -> bool:
+    """True for a valid bundle name (hidden and hand-made odd folders are not bundles)."""
+    try:
+        check_name(text)
+    except BentonbError:
+        return False
+    return True
 
 
 class LocalStore:
-    """Save, find, list, delete, export and import bundles in one store directory."""
+    """Find, list and delete bundles in one store directory, and place new ones."""
 
     def __init__(self, home: str | Path | None = None) -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
         self.repository = self.home / "repository"
 
-    def save(self, service: Any, version: str | None = None,
-             labels: Mapping[str, str] | None = None) -> Path:
-        """Save ``service`` as a new version; two savers never clash or see half a bundle."""
-        for _ in range(_MAX_SAVE_TRIES):
-            chosen = check_version(version) if version else new_version()
-            target = self.repository / service.name / chosen
-            if target.exists():
-                if version:
-                    raise InvalidArgument(f"{service.name}:{version} already exists in the "
-                                          "store; choose another version or delete it first")
-                continue
-            try:
-                manifest = write_atomically(service, target, chosen, dict(labels or {}) or None)
-            except OSError:
-                if target.exists() and not version:
-                    continue  # another process took this version a moment before us
-                raise
-            mark_saved(service, manifest, target)
-            return target
-        raise BundleError(f"could not find a free version for {service.name}")
+    def path(self, name: str, version: str) -> Path:
+        """Where bundle ``name:version`` lives (or goes); both are checked first."""
+        return self.repository / check_name(name) / check_version(version)
 
     # -- reading ---------------------------------------------------------------------------
 
     def _versions(self, name: str) -> list[StoredBundle]:
-        folder = self.repository / name
+        folder = self.repository / check_name(name)
         if not folder.is_dir():
             return []
-        found = []
-        for child in folder.iterdir():
-            if child.name.startswith(".") or not (child / MANIFEST_FILE).is_file():
-                continue
-            try:
-                found.append(StoredBundle(child, BundleManifest.read(child)))
-            except BundleError:
-                continue
-        return sorted(found, key=lambda b: (b.manifest.created_at, b.manifest.version))
+        found = [entry for child in folder.iterdir()
+                 if not child.name.startswith(".") and (entry := _entry(child)) is not None]
+        return sorted(found, key=lambda b: (b.created_at, b.version))
 
     def names(self) -> list[str]:
         if not self.repository.is_dir():
             return []
         return sorted(p.name for p in self.repository.iterdir()
-                      if p.is_dir() and not p.name.startswith("."))
+                      if p.is_dir() and _is_name(p.name))
 
     def list(self, name: str | None = None,
              labels: Mapping[str, str] | None = None) -> list[StoredBundle]:
         """Every bundle (of ``name``), oldest first, keeping those with all ``labels``."""
         bundles = [b for n in ([name] if name else self.names()) for b in self._versions(n)]
         if labels:
-            bundles = [b for b in bundles
-                       if all(b.manifest.labels.get(k) == v for k, v in labels.items())]
+            bundles = [b for b in bundles if all(b.labels.get(k) == v for k, v in labels.items())]
         return bundles
 
     def get(self, tag: str) -> StoredBundle:
@@ -123,7 +129,7 @@ class LocalStore:
         if version is None and bundles:
             return bundles[-1]
         for bundle in bundles:
-            if bundle.manifest.version == version:
+            if bundle.version == version:
                 return bundle
         known = [b.tag for b in self.list()] + [f"{n}:latest" for n in self.names()]
         raise NotFound(f"unknown tag '{tag}' in store {self.home}{did_you_mean(tag, known)}")
@@ -137,96 +143,68 @@ class LocalStore:
                 return bundles
         return [self.get(tag)]
 
+    # -- changing ----------------------------------------------------------------------------
+
     def delete(self, tag: str) -> list[StoredBundle]:
-        """Delete one version, or every version of ``Name`` when the tag has none."""
+        """Delete one version, or every version of ``Name`` when the tag has none.
+
+        Each version disappears from the index in one rename; its files go after.
+        """
         doomed = self.select(tag)
         for bundle in doomed:
-            trash = bundle.path.with_name(f".del-{bundle.path.name}")
-            os.rename(bundle.path, trash)
+            trash = Path(tempfile.mkdtemp(prefix=f".del-{bundle.version}-",
+                                          dir=bundle.path.parent))
+            os.rename(bundle.path, trash / "bundle")
+            fsync_dir(bundle.path.parent)
             shutil.rmtree(trash)
         return doomed
 
-    # -- moving between machines -----------------------------------------------------------
+    @contextlib.contextmanager
+    def staging(self, prefix: str) -> Iterator[Path]:
+        """A new hidden directory inside the store (same file system, so a finished
+        bundle moves into place by rename), removed on exit however the block ends.
 
-    def export(self, tag: str, file: str | Path) -> Path:
-        """Write a bundle as a ``.tar.gz`` archive."""
-        bundle = self.get(tag)
-        file = Path(file).expanduser()
-        if file.is_dir():
-            file = file / f"{bundle.manifest.name}-{bundle.manifest.version}.tar.gz"
+        Directories of the store it had to create are removed again when left empty,
+        so a failed save or import leaves the store exactly as it was.
+        """
+        created = [p for p in (self.home, self.repository) if not p.exists()]
+        for _ in range(3):  # another process may remove an empty repository meanwhile
+            self.repository.mkdir(parents=True, exist_ok=True)
+            try:
+                tmp = Path(tempfile.mkdtemp(prefix=f".{prefix}-", dir=self.repository))
+                break
+            except FileNotFoundError:
+                continue
+        else:
+            raise BentonbError(f"cannot create a temporary directory in {self.repository}")
         try:
-            with tarfile.open(file, "w:gz") as tar:
-                tar.add(bundle.path, arcname=f"{bundle.manifest.name}/{bundle.manifest.version}")
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for path in reversed(created):
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only when empty: another save may have filled it
+
+    def add(self, directory: Path, name: str, version: str) -> StoredBundle:
+        """Move the finished bundle ``directory`` (already durable on disk, on the
+        store's file system) to ``name:version`` in one rename, and make the rename
+        durable. Raises :class:`FileExistsError` when that version is taken: two
+        savers never replace each other."""
+        target = self.path(name, version)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            raise FileExistsError(errno.EEXIST, "version exists", str(target))
+        try:
+            # Renaming a directory onto an existing non-empty one fails, so of two
+            # processes renaming to the same version at once exactly one wins.
+            os.rename(directory, target)
         except OSError as exc:
-            raise BundleError(f"cannot write {file}: {exc.strerror or exc}") from exc
-        return file
-
-    def import_(self, file: str | Path) -> StoredBundle:
-        """Add the bundle in an archive made by :meth:`export` to the store."""
-        file = Path(file).expanduser()
-        with tempfile.TemporaryDirectory(dir=self._staging()) as tmp:
-            root = extract_bundle_archive(file, Path(tmp))
-            manifest = BundleManifest.read(root)
-            target = self.repository / manifest.name / manifest.version
-            if target.exists():
-                raise BundleError(f"{manifest.tag} is already in the store; delete it first "
-                                  f"(bentonb delete {manifest.tag})")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(root, target)
-        return StoredBundle(target, manifest)
-
-    def _staging(self) -> Path:
-        self.repository.mkdir(parents=True, exist_ok=True)
-        return self.repository
-
-
-def extract_bundle_archive(file: Path, into: Path) -> Path:
-    """Extract a bundle archive safely and return the bundle directory inside it.
-
-    Links, devices, absolute paths and paths that climb out with ``..`` are
-    refused before anything is written.
-    """
-    try:
-        tar = tarfile.open(file, "r:*")
-    except (OSError, tarfile.TarError) as exc:
-        raise BundleError(f"cannot read archive {file}: {exc}") from exc
-    with tar:
-        members = tar.getmembers()
-        for member in members:
-            path = PurePosixPath(member.name)
-            if path.is_absolute() or ".." in path.parts:
-                raise BundleError(f"archive {file} is refused: member '{member.name}' would "
-                                  "be written outside the bundle")
-            if not (member.isfile() or member.isdir()):
-                raise BundleError(f"archive {file} is refused: member '{member.name}' is a "
-                                  "link or special file")
-        manifests = [m for m in members if PurePosixPath(m.name).name == MANIFEST_FILE
-                     and len(PurePosixPath(m.name).parts) == 3]
-        if len(manifests) != 1:
-            raise BundleError(f"archive {file} is not a bentonb bundle export: expected one "
-                              f"Name/version/{MANIFEST_FILE}")
-        tar.extractall(into, filter="data")
-    return into / PurePosixPath(manifests[0].name).parent
-
-
-def resolve(tag_or_path: str | Path, store: LocalStore | None = None) -> Path:
-    """A bundle directory from a tag (``Name:latest``), a path to a bundle, or an
-    archive made by ``bentonb export`` (extracted, safely, to a temporary directory)."""
-    text = str(tag_or_path)
-    path = Path(text).expanduser()
-    if path.is_file() and tarfile.is_tarfile(path):
-        return extract_bundle_archive(path, Path(tempfile.mkdtemp(prefix="bentonb-bundle-")))
-    if path.is_dir():
-        if not (path / MANIFEST_FILE).is_file():
-            raise BundleError(f"{path} is not a bentonb bundle: it has no {MANIFEST_FILE}")
-        return path
-    if ":" not in text and ("/" in text or os.sep in text or text.startswith(".")):
-        raise NotFound(f"no bundle directory at {path}")
-    return (store or LocalStore()).get(text).path
-
-
-def load(tag_or_path: str | Path) -> Any:
-    """Load a saved service by tag or bundle path, with every artifact ready to use."""
-    from bentonb.bundle.loader import load_bundle
-
-    return load_bundle(resolve(tag_or_path))
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise FileExistsError(errno.EEXIST, "version exists", str(target)) from None
+            raise
+        fsync_dir(target.parent)
+        fsync_dir(self.repository)
+        entry = _entry(target)
+        if entry is None:
+            raise BentonbError(f"{target} holds no manifest for {name}:{version}")
+        return entry

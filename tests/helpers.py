@@ -128,3 +128,12 @@ class ServeProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(30)
+
+
+def snapshot(home: Path) -> list[tuple[str, int]] | None:
+    """Every path under ``home`` with its size (None when it does not exist): two equal
+    snapshots mean nothing was added, removed or changed in size."""
+    if not home.exists():
+        return None
+    return sorted((str(p.relative_to(home)), 0 if p.is_dir() else p.stat().st_size)
+                  for p in home.rglob("*"))

@@ -129,7 +129,7 @@ def test_rerunning_the_cell_replaces_the_recorded_source(shell, tmp_path):
     ("bento_pack", "IrisClassifier clf", "'clf' is not artifact=variable"),
     ("bento_pack", "IrisClassifier", "say which variable goes in each artifact"),
     ("bento_pack", "IrisClassifier model=clf --labels stage", "--labels takes key=value"),
-    ("bento_pack", "IrisClassifier model=clf --version ../x", "invalid version"),
+    ("bento_pack", "IrisClassifier model=clf --version ../x", "invalid bundle version"),
     ("bento_pack", "IrisClassifier model=clf --bogus 1", "unrecognized arguments: --bogus"),
     ("bento_serve", "", "say what to serve"),
     ("bento_serve", "Nope:latest", "unknown tag 'Nope:latest'"),

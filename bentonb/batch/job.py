@@ -81,8 +81,8 @@ def _check_api(target: Any, api: str) -> tuple[Any, Any, Any]:
     as the bundle's resolved path; its adapter comes from the adapter registry).
     """
     from bentonb.adapters import input_adapter
+    from bentonb.bundle import resolve
     from bentonb.service import BentoService
-    from bentonb.store import resolve
 
     if isinstance(target, BentoService):
         adapter = target.get_inference_api(api).input_adapter

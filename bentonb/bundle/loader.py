@@ -1,44 +1,43 @@
-"""Read a bundle directory back into a service instance with its models loaded."""
+"""Read a checked bundle directory back into a service instance with its models loaded.
+
+The loader never imports :mod:`bentonb.service`: it finds the service class by
+the name in the manifest and knows it by the marker every service class
+declares (``__bentonb_service__``). Loading a bundle runs its code, so only
+bundles from people you trust should be loaded; what the loader guarantees is
+that nothing outside the bundle is read or executed.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from bentonb.artifacts.base import artifact_class
-from bentonb.bundle.manifest import MANIFEST_FILE, BundleManifest
+from bentonb.bundle.paths import BundleLocation, locate
 from bentonb.bundle.writer import mark_saved
 from bentonb.errors import BundleError
+from bentonb.frameworks.base import artifact_class
+
+#: The class attribute that marks a class the loader may instantiate as a service.
+SERVICE_MARKER = "__bentonb_service__"
 
 _IMPORT_LOCK = threading.Lock()
 
 
-def locate(path: Path) -> tuple[Path, BundleManifest]:
-    """Return the bundle's package directory and manifest, given the bundle root (as
-    saved) or its package directory (as pip installs it)."""
-    path = path.expanduser().resolve()
-    manifest = BundleManifest.read(path)
-    for package in (path / manifest.name, path):
-        if (package / f"{manifest.module}.py").is_file():
-            return package, manifest
-    raise BundleError(f"bundle {path} is incomplete: {manifest.name}/{manifest.module}.py "
-                      "is missing")
-
-
-def _import_service_module(package: Path, manifest: BundleManifest) -> Any:
+def _import_service_module(where: BundleLocation) -> Any:
+    manifest, package = where.manifest, where.package
     digest = hashlib.sha1(str(package).encode()).hexdigest()[:10]
-    module_name = f"_bentonb_bundle_{manifest.name}_{digest}"
+    module_name = f"_bentonb_bundle_{re.sub(r'[^A-Za-z0-9_]', '_', manifest.name)}_{digest}"
     with _IMPORT_LOCK:
         if module_name in sys.modules:
             return sys.modules[module_name]
         if str(package) not in sys.path:
             sys.path.insert(0, str(package))  # the service's sibling modules
-        spec = importlib.util.spec_from_file_location(module_name,
-                                                      package / f"{manifest.module}.py")
+        spec = importlib.util.spec_from_file_location(module_name, where.module_file)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         try:
@@ -50,15 +49,16 @@ def _import_service_module(package: Path, manifest: BundleManifest) -> Any:
 
 
 def load_bundle(path: str | Path) -> Any:
-    """Import the bundle's service class, instantiate it, and load every artifact."""
-    from bentonb.service import BentoService
-
-    package, manifest = locate(Path(path))
-    module = _import_service_module(package, manifest)
+    """Check the bundle at ``path``, import its service class, instantiate it, and load
+    every artifact. A bundle naming anything outside itself is refused before any of
+    its code runs."""
+    where = locate(Path(path))
+    manifest = where.manifest
+    module = _import_service_module(where)
     cls = getattr(module, manifest.name, None)
-    if not (isinstance(cls, type) and issubclass(cls, BentoService)):
-        raise BundleError(f"{manifest.module}.py in {package} defines no BentoService "
-                          f"named {manifest.name}")
+    if not (isinstance(cls, type) and getattr(cls, SERVICE_MARKER, False) is True):
+        raise BundleError(f"{where.module_file.name} in {where.package} defines no service "
+                          f"class named {manifest.name}")
     service = cls()
     for spec in manifest.artifacts:
         artifact_class(spec.type)
@@ -69,9 +69,7 @@ def load_bundle(path: str | Path) -> Any:
             raise BundleError(f"bundle saved artifact '{spec.name}' as {spec.type}, but "
                               f"{manifest.name} now declares "
                               f"{service.artifacts[spec.name].type_name}")
-        service.artifacts[spec.name].load(package / "artifacts" / spec.name,
-                                          spec.options, spec.metadata)
-    root = package.parent if package.name == manifest.name and (
-        package.parent / MANIFEST_FILE).is_file() else package
-    mark_saved(service, manifest, root)
+        service.artifacts[spec.name].load(where.artifact_dir(spec.name), spec.options,
+                                          spec.metadata)
+    mark_saved(service, manifest, where.root)
     return service

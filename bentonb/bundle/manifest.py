@@ -1,4 +1,9 @@
-"""The bundle manifest (``bento.yaml``): what a bundle is, in one typed structure."""
+"""The bundle manifest (``bento.yaml``): what a bundle is, in one typed structure.
+
+A manifest read from disk comes from anywhere (an archive, a copied directory),
+so :meth:`BundleManifest.from_dict` checks every field that later becomes a
+path, a module name or a line of a generated file, before anyone uses it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from typing import Any
 
 import yaml
 
-from bentonb.errors import BundleError
+from bentonb.errors import BundleError, InvalidArgument
+from bentonb.store import MANIFEST_FILE, MAX_MANIFEST_BYTES
+from bentonb.tags import check_labels, check_name, check_version
 
-MANIFEST_FILE = "bento.yaml"
+__all__ = ["MANIFEST_FILE", "ApiSpec", "ArtifactSpec", "BundleManifest", "EnvInfo"]
 
 
 @dataclass
@@ -73,26 +80,73 @@ class BundleManifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BundleManifest:
+        """A checked manifest; a malformed or unsafe one is a :class:`BundleError`."""
         try:
             known = {f.name for f in fields(cls)}
             values = {k: v for k, v in data.items() if k in known}
             values["apis"] = [ApiSpec(**a) for a in data.get("apis") or []]
             values["artifacts"] = [ArtifactSpec(**a) for a in data.get("artifacts") or []]
             values["env"] = EnvInfo(**(data.get("env") or {}))
-            values["labels"] = {str(k): str(v) for k, v in (data.get("labels") or {}).items()}
-            return cls(**values)
-        except TypeError as exc:
-            raise BundleError(f"bundle manifest is malformed: {exc}") from exc
+            values["labels"] = check_labels(data.get("labels"))
+            manifest = cls(**values)
+            manifest.check()
+            return manifest
+        except (TypeError, InvalidArgument) as exc:
+            raise BundleError(f"bundle manifest is refused: {exc}") from exc
+
+    def check(self) -> None:
+        """Raise :class:`InvalidArgument` for a field that could name something outside
+        the bundle or inject into a generated file."""
+        check_name(self.name)
+        check_version(self.version)
+        if not isinstance(self.module, str) or not self.module.isidentifier():
+            raise InvalidArgument(f"invalid service module {self.module!r}: it must be a "
+                                  "plain Python identifier such as iris_classifier")
+        for art in self.artifacts:
+            if not isinstance(art.name, str) or not art.name.isidentifier():
+                raise InvalidArgument(f"invalid artifact name {art.name!r}: it must be a "
+                                      "Python identifier such as model")
+        _check_text(self.created_at, "created_at")
+        for package in self.env.pip_packages:
+            _check_text(package, "env.pip_packages entry")
+        for word, what in [(self.env.docker_base_image, "env.docker_base_image"),
+                           (self.env.setup_sh, "env.setup_sh")]:
+            if word is not None:
+                _check_text(word, what, spaces=False)
 
     @classmethod
     def read(cls, bundle_dir: Path) -> BundleManifest:
+        """Read and check ``bundle_dir/bento.yaml``."""
         path = bundle_dir / MANIFEST_FILE
         if not path.is_file():
             raise BundleError(f"{bundle_dir} is not a bentonb bundle: it has no {MANIFEST_FILE}")
+        if path.is_symlink():
+            raise BundleError(f"{path} is refused: the manifest is a link")
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise BundleError(f"{path} is refused: larger than {MAX_MANIFEST_BYTES} bytes")
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            return cls.parse(path.read_text(encoding="utf-8"), str(path))
+        except UnicodeError as exc:
+            raise BundleError(f"{path} is not UTF-8 text: {exc}") from exc
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> BundleManifest:
+        """A checked manifest from the YAML ``text`` of file ``where``."""
+        try:
+            data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise BundleError(f"{path} is not valid YAML: {exc}") from exc
+            raise BundleError(f"{where} is not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
-            raise BundleError(f"{path} does not hold a manifest mapping")
-        return cls.from_dict(data)
+            raise BundleError(f"{where} does not hold a manifest mapping")
+        try:
+            return cls.from_dict(data)
+        except BundleError as exc:
+            raise BundleError(f"{where}: {exc}") from exc
+
+
+def _check_text(text: Any, what: str, spaces: bool = True) -> None:
+    """One line of text (generated files embed it): no control characters."""
+    if not isinstance(text, str) or any(ord(c) < 32 or ord(c) == 127 for c in text) \
+            or (not spaces and (not text or " " in text)):
+        raise InvalidArgument(f"invalid {what} {text!r:.80}: one line of text"
+                              f"{'' if spaces else ' without spaces'}")

@@ -9,6 +9,7 @@ file: ``%%bento_service`` records the cell's source on the class with
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,9 @@ def capture_source(cls: type) -> CapturedSource:
         )
     file = Path(path).resolve()
     name = file.stem if cls.__module__ == "__main__" else cls.__module__.rsplit(".", 1)[-1]
+    if not name.isidentifier():  # a script such as my-service.py: the bundle imports it by name
+        name = re.sub(r"\W", "_", name)
+        name = name if name.isidentifier() else f"_{name}"
     source = file.read_text(encoding="utf-8")
     return CapturedSource(name, source, _local_imports(file.parent, source, {file}))
 

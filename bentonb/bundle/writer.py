@@ -1,11 +1,17 @@
-"""Write a service into a bundle directory, atomically."""
+"""Write a service into a bundle: into the store, or into a directory of its own.
+
+Nothing half-written is ever visible and nothing written is lost to a crash:
+a bundle is written into a hidden temporary directory on the same file system,
+every file and directory is flushed to disk, then one rename puts it in place
+and the parent directory is flushed too. The temporary directory is removed
+however the save ends (an error, Ctrl-C).
+"""
 
 from __future__ import annotations
 
 import datetime
 import os
 import platform
-import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,46 +28,27 @@ from bentonb.bundle.manifest import (
 )
 from bentonb.bundle.requirements import build_requirements, read_requirements_file
 from bentonb.bundle.source import capture_source, imported_top_level_names
-from bentonb.errors import ArtifactNotPacked, InvalidArgument
+from bentonb.errors import ArtifactNotPacked, BundleError, InvalidArgument
+from bentonb.store import LocalStore, fsync_dir
+from bentonb.tags import check_labels, check_name, check_version, new_version
 
-_VERSION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-
-
-def new_version() -> str:
-    """``YYYYMMDDHHMMSS_XXXXXX``: the UTC time and 6 random hex digits."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return f"{now:%Y%m%d%H%M%S}_{secrets.token_hex(3).upper()}"
+_MAX_SAVE_TRIES = 5
 
 
-def check_version(version: str) -> str:
-    if (not isinstance(version, str) or not version or version[0] in ".-"
-            or not set(version) <= _VERSION_CHARS or ".." in version):
-        raise InvalidArgument(f"invalid version {version!r}: use letters, digits, '_', '.' "
-                              "and '-', starting with a letter or digit")
-    return version
-
-
-def check_labels(labels: Any) -> dict[str, str]:
-    if labels is None:
-        return {}
-    if not isinstance(labels, dict):
-        raise InvalidArgument(f"labels must be a dict of strings, got {labels!r}")
-    for key in labels:
-        if not isinstance(key, str) or not key or not set(key) <= _VERSION_CHARS | {"/"}:
-            raise InvalidArgument(f"invalid label key {key!r}")
-    return {k: str(v) for k, v in labels.items()}
-
-
-def parse_labels(text: str | None) -> dict[str, str]:
-    """``k=v,k2=v2`` (from a flag) -> a labels dict."""
-    labels: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in (text or "").split(","))):
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidArgument(f"--labels takes key=value pairs separated by commas; "
-                                  f"'{pair}' is not key=value (e.g. stage=dev)")
-        labels[key.strip()] = value.strip()
-    return check_labels(labels)
+def sync_tree(root: Path) -> None:
+    """Flush every file and directory under ``root`` (and ``root``) to disk, children
+    before their directory, so a rename of ``root`` never publishes lost data."""
+    for folder, _dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(folder))
 
 
 def write_bundle(service: Any, target: Path, version: str,
@@ -147,29 +134,64 @@ def api_spec(api: Any) -> ApiSpec:
     )
 
 
-def write_atomically(service: Any, target: Path, version: str,
-                     labels: dict[str, str] | None = None) -> BundleManifest:
-    """Write into a hidden temporary sibling of ``target`` and rename it into place, so
-    no half-written bundle is ever visible at ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
-    try:
-        manifest = write_bundle(service, tmp / "bundle", version, labels)
-        os.rename(tmp / "bundle", target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return manifest
+def save_bundle(service: Any, home: str | Path | None = None, version: str | None = None,
+                labels: dict[str, str] | None = None) -> Path:
+    """Save ``service`` as a new version in the store at ``home`` (default
+    ``$BENTONB_HOME``); return the bundle's path.
+
+    Without ``version`` two processes saving at once always get distinct versions;
+    with one, the second saver gets a clear error instead of replacing the first.
+    """
+    store = LocalStore(home)
+    name = check_name(service.name)
+    labels = check_labels(labels)
+    if version is not None:
+        check_version(version)
+    for _ in range(_MAX_SAVE_TRIES):
+        chosen = version or new_version()
+        if store.path(name, chosen).exists():
+            if version:
+                raise _taken(name, chosen)
+            continue
+        with store.staging("tmp") as tmp:
+            manifest = write_bundle(service, tmp / "bundle", chosen, labels)
+            sync_tree(tmp / "bundle")
+            try:
+                entry = store.add(tmp / "bundle", name, chosen)
+            except FileExistsError:
+                if version:
+                    raise _taken(name, chosen) from None
+                continue  # another process took this version a moment before us
+        mark_saved(service, manifest, entry.path)
+        return entry.path
+    raise BundleError(f"could not find a free version for {name}")
+
+
+def _taken(name: str, version: str) -> InvalidArgument:
+    return InvalidArgument(f"{name}:{version} already exists in the store; choose another "
+                           "version or delete it first")
 
 
 def save_to_dir(service: Any, path: Path, version: str | None = None,
                 labels: dict[str, str] | None = None) -> Path:
     """Save ``service`` as a bundle at ``path`` (a new or empty directory)."""
     path = path.expanduser().resolve()
+    check_name(service.name)
+    version = check_version(version) if version is not None else new_version()
+    labels = check_labels(labels)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise InvalidArgument(f"cannot save into {path}: it exists and is not an empty directory")
-    if path.is_dir():
-        path.rmdir()
-    manifest = write_atomically(service, path, check_version(version or new_version()), labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+    try:
+        manifest = write_bundle(service, tmp / "bundle", version, labels)
+        sync_tree(tmp / "bundle")
+        if path.is_dir():
+            path.rmdir()
+        os.rename(tmp / "bundle", path)
+        fsync_dir(path.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     mark_saved(service, manifest, path)
     return path
 

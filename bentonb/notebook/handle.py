@@ -26,8 +26,8 @@ _PORT_TRIES = 20
 
 def resolve_service(target: Any) -> Any:
     """A service instance from a service, a tag or a bundle path."""
+    from bentonb.bundle import load
     from bentonb.service import BentoService
-    from bentonb.store import load
 
     if isinstance(target, BentoService):
         return target

@@ -13,8 +13,8 @@ from IPython.core.inputtransformer2 import TransformerManager
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from bentonb.bundle.writer import parse_labels
 from bentonb.errors import BentonbError, did_you_mean
+from bentonb.tags import parse_labels
 
 
 def _usage_errors(method: Any) -> Any:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bentonb.bundle.writer import save_bundle, save_to_dir
 from bentonb.errors import InvalidArgument, NotFound, did_you_mean
 from bentonb.frameworks.base import BaseArtifact
 from bentonb.service.inference_api import ApiConfig, InferenceAPI
@@ -95,6 +96,8 @@ class BentoService:
     ``@api``. Instances hold packed models and are what ``save()`` writes.
     """
 
+    #: Marks every service class for the bundle loader, which never imports this module.
+    __bentonb_service__ = True
     _artifact_specs: tuple[BaseArtifact, ...] = ()
     _env: EnvSpec = EnvSpec()
     _api_configs: dict[str, ApiConfig] = {}
@@ -165,14 +168,12 @@ class BentoService:
 
     def save(self, base_path: str | Path | None = None, version: str | None = None,
              labels: dict[str, str] | None = None) -> str:
-        """Save a versioned bundle into the store (``$BENTONB_HOME``); return its path."""
-        from bentonb.store import LocalStore
-
-        return str(LocalStore(base_path).save(self, version=version, labels=labels))
+        """Save a versioned bundle into the store at ``base_path`` (default
+        ``$BENTONB_HOME``); return its path. Nothing is written when the name, version
+        or labels are invalid, and nothing is left behind when the save fails."""
+        return str(save_bundle(self, base_path, version=version, labels=labels))
 
     def save_to_dir(self, path: str | Path, version: str | None = None,
                     labels: dict[str, str] | None = None) -> str:
-        """Write the same bundle into ``path`` (which must not exist yet); return it."""
-        from bentonb.bundle.writer import save_to_dir
-
+        """Write the same bundle into ``path`` (new or empty); return it."""
         return str(save_to_dir(self, Path(path), version=version, labels=labels))
