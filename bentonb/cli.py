@@ -312,9 +312,6 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
                           timeout=timeout, graceful_timeout=graceful_timeout,
                           allow_hosts=allow_hosts, cors_origins=cors_origins,
                           max_image_pixels=max_image_pixels)
-    warning = exposure_warning(config)
-    if warning:
-        click.echo(warning, err=True)
     tunnels = []
     if ngrok:  # opened by this (parent) process: one public URL for every worker
         from urllib.parse import urlsplit
@@ -323,6 +320,13 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
 
         tunnels.append(open_tunnel(port, ngrok_token))
         config.allow_hosts += (host_pattern(urlsplit(tunnels[0].public_url).hostname),)
+
+    def listening() -> None:
+        warning = exposure_warning(config)  # names the bound port, also for --port 0
+        if warning:
+            click.echo(warning, err=True)
+        click.echo(f"bentonb listening at {local_url(host, config.port)}; loading {target}",
+                   err=True)
 
     def ready(service: Any) -> None:
         url = local_url(host, config.port)  # the bound port, also for --port 0
@@ -344,7 +348,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
                        f"{auth} --data '{example}' {url}/{api.route}", err=True)
 
     try:
-        code = run_server(lambda: load_bundle(path), config, workers, ready)
+        code = run_server(lambda: load_bundle(path), config, workers, ready, listening)
     finally:
         for tunnel in tunnels:
             tunnel.close()

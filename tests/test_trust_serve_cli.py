@@ -47,6 +47,9 @@ def bundle(modules):
     return Path(modules.load("trust_service", SERVICE).TrustService().save())
 
 
+LISTENING = re.compile(r"bentonb listening at (http://[^:\s]+:(\d+));")
+
+
 class Server(ServeProcess):
     """A ``bentonb serve`` process on a port the OS picked, its output collected."""
 
@@ -66,6 +69,12 @@ class Server(ServeProcess):
             return requests.get(f"{self.url}{path}", timeout=2).status_code
         except (requests.ConnectionError, requests.Timeout):
             return None
+
+    def wait_listening(self) -> None:
+        """Wait for the port to be bound (before any model loads); set ``.url``."""
+        match = wait_until(lambda: LISTENING.search(self.output), 60,
+                           message=lambda: f"bentonb serve to listen:\n{self.output}")
+        self.url, self.port = match.group(1), int(match.group(2))
 
     def wait_ready(self) -> None:
         self.wait_started()
@@ -161,7 +170,7 @@ def test_a_killed_worker_is_replaced_and_requests_keep_succeeding(bundle):
 def test_readyz_is_503_until_models_are_loaded(bundle):
     server = Server(str(bundle), "--max-queue", "1", env={"TRUST_LOAD_SECONDS": "3"})
     try:
-        server.wait_started()
+        server.wait_listening()
         first = wait_until(lambda: server.status("/readyz"), 30, message="an answer")
         assert first == 503
         r = requests.get(f"{server.url}/readyz", timeout=5)

@@ -99,17 +99,21 @@ async def serve_sockets(load_service: Callable[[], Any], sockets: list[socket.so
 
 
 def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: int = 1,
-               on_ready: Callable[[Any], None] | None = None) -> int:
+               on_ready: Callable[[Any], None] | None = None,
+               on_listening: Callable[[], None] | None = None) -> int:
     """Serve in this process, or in ``workers`` forked processes sharing one port;
     return the exit code.
 
     ``load_service`` runs in each serving process (after the fork), so every
     worker has its own models and its own batcher. Port 0 asks the OS for a free
     port; ``config.port`` is the bound port before ``on_ready`` runs, so the startup
-    line names the real URL.
+    line names the real URL. ``on_listening`` runs once the port is bound, before any
+    model loads (health checks are answered from then on).
     """
     sockets = listen(config.host, config.port)
     config.port = sockets[0].getsockname()[1]
+    if on_listening is not None:
+        on_listening()
     if workers <= 1:
         # A model call that outlives the grace period runs on a daemon thread: it does
         # not hold the exit.
