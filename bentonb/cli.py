@@ -419,10 +419,15 @@ def _names(value: str | None) -> list[str] | None:
 def batch(target: str, api_name: str, input_path: str, output: str, fmt: str | None,
           input_format: str | None, scheduler: str | None, partition_rows: int | None,
           columns: str | None, keep_columns: str | None, max_error_rate: float) -> None:
-    """Run API of a bundle over big files with Dask, keeping the rows' order."""
+    """Run API of a bundle (TAG, directory or archive) over big files with Dask, keeping
+    the rows' order."""
     from bentonb import batch as batch_job
+    from bentonb.bundle import open_bundle
 
-    batch_job.run(target, api_name, input_path, output, format=fmt, input_format=input_format,
+    # An archive is extracted for as long as the job runs (workers of a local cluster
+    # read it there); a tag or directory is used where it is.
+    path = click.get_current_context().with_resource(open_bundle(target))
+    batch_job.run(str(path), api_name, input_path, output, format=fmt, input_format=input_format,
                   scheduler=scheduler, partition_rows=partition_rows, columns=_names(columns),
                   keep_columns=_names(keep_columns), max_error_rate=max_error_rate)
 
