@@ -1,0 +1,173 @@
+"""``bentonb serve``: a bundle over HTTP until SIGTERM, with the server's flags."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bentonb.cli.group import main
+from bentonb.errors import BentonbError
+
+
+def _checked(check):
+    """A click callback running a server check over every (comma-separated) value."""
+    def callback(ctx: click.Context, param: click.Parameter, values: Any) -> Any:
+        from bentonb.server.guards import patterns
+
+        try:
+            return patterns(values, check)
+        except BentonbError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return callback
+
+
+def _host_check(value: str) -> str:
+    from bentonb.server.guards import host_pattern
+
+    return host_pattern(value)
+
+
+def _origin_check(value: str) -> str:
+    from bentonb.server.guards import origin_pattern
+
+    return origin_pattern(value)
+
+
+def _api_key_choice(ctx: click.Context, api_key: str | None, key_file: str | None) -> str:
+    """``--api-key`` (or $BENTONB_API_KEY), or the first line of ``--api-key-file``."""
+    if key_file is None:
+        return api_key or "auto"
+    if ctx.get_parameter_source("api_key") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("give --api-key or --api-key-file, not both")
+    try:
+        key = Path(key_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {key_file}: {exc}",
+                                 param_hint="--api-key-file") from None
+    if not key or "\n" in key:
+        raise click.BadParameter(f"{key_file} must hold the key alone on one line",
+                                 param_hint="--api-key-file")
+    return key
+
+
+@main.command()
+@click.argument("target")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), envvar="BENTONB_PORT", default=5000,
+              show_default=True, help="Port (also $BENTONB_PORT).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port, each with its own batcher; one "
+                   "that dies is replaced.")
+@click.option("--enable-microbatch/--disable-microbatch", default=True, show_default=True,
+              help="Group concurrent requests of batch APIs into micro-batches.")
+@click.option("--mb-max-batch-size", type=click.IntRange(min=1),
+              help="Largest micro-batch in items (default: each API's own).")
+@click.option("--mb-max-latency", type=click.FloatRange(min=0, min_open=True),
+              help="Latency bound in ms; slower requests get 503 (default: each API's own).")
+@click.option("--max-concurrency", type=click.IntRange(1, 1024),
+              help="Calls of one non-batch API running at once (default: 1, its one "
+                   "worker thread).")
+@click.option("--max-queue", type=click.IntRange(0, 1_000_000),
+              help="Requests of one non-batch API waiting for a worker; more get 503 "
+                   "(default: 16 per --max-concurrency).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60,
+              show_default=True, help="Seconds to answer a request (else 504), and to "
+                                      "receive its body.")
+@click.option("--graceful-timeout", type=click.FloatRange(min=0), default=10,
+              show_default=True, help="Seconds requests in flight may take to finish "
+                                      "after SIGTERM.")
+@click.option("--max-request-size", type=click.FloatRange(min=0, min_open=True), default=20,
+              show_default=True, help="Largest request body in MB (larger: 413).")
+@click.option("--max-image-pixels", type=click.IntRange(min=1),
+              help="Largest image (width x height) the image inputs decode (default: "
+                   "the adapters' own).")
+@click.option("--allow-host", "allow_hosts", multiple=True, envvar="BENTONB_ALLOW_HOST",
+              metavar="HOST", callback=_checked(_host_check),
+              help="Also answer requests whose Host is HOST (name, *.suffix, IP, or * for "
+                   "any); repeatable, comma-separated in $BENTONB_ALLOW_HOST.")
+@click.option("--cors-origin", "cors_origins", multiple=True, envvar="BENTONB_CORS_ORIGIN",
+              metavar="ORIGIN", callback=_checked(_origin_check),
+              help="Let browser pages of ORIGIN (https://app.example.com, or *) call the "
+                   "server; repeatable.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--ngrok", "--run-with-ngrok", "ngrok", is_flag=True,
+              help="Also serve on a public ngrok URL (token: $NGROK_AUTHTOKEN).")
+@click.option("--ngrok-token", help="ngrok auth token.")
+@click.option("--api-key", envvar="BENTONB_API_KEY",
+              help="Key required on prediction routes: auto (the default: one is made when "
+                   "public), a key of your own, or none. Also $BENTONB_API_KEY, which "
+                   "keeps it out of `ps`.")
+@click.option("--api-key-file", type=click.Path(exists=True, dir_okay=False),
+              help="Read the API key from this file.")
+@click.pass_context
+def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
+          enable_microbatch: bool, mb_max_batch_size: int | None,
+          mb_max_latency: float | None, max_concurrency: int | None, max_queue: int | None,
+          timeout: float, graceful_timeout: float, max_request_size: float,
+          max_image_pixels: int | None, allow_hosts: tuple[str, ...],
+          cors_origins: tuple[str, ...], log_format: str, ngrok: bool,
+          ngrok_token: str | None, api_key: str | None, api_key_file: str | None) -> None:
+    """Serve a bundle (TAG, directory or archive) over HTTP until SIGTERM / Ctrl-C."""
+    from bentonb.bundle import load_bundle, open_bundle
+    from bentonb.server.app import MB, ServerConfig, choose_api_key, exposure_warning
+    from bentonb.server.guards import host_pattern
+    from bentonb.server.logs import configure_logging
+    from bentonb.server.runner import local_url, run_server
+
+    configure_logging(log_format)
+    # An archive is extracted for as long as the command runs, removed when it ends.
+    path = ctx.with_resource(open_bundle(target))
+    choice = _api_key_choice(ctx, api_key, api_key_file)
+    key = choose_api_key(choice, public=ngrok)
+    config = ServerConfig(host=host, port=port, enable_microbatch=enable_microbatch,
+                          mb_max_batch_size=mb_max_batch_size, mb_max_latency=mb_max_latency,
+                          max_request_size=int(max_request_size * MB), log_format=log_format,
+                          api_key=key, max_concurrency=max_concurrency, max_queue=max_queue,
+                          timeout=timeout, graceful_timeout=graceful_timeout,
+                          allow_hosts=allow_hosts, cors_origins=cors_origins,
+                          max_image_pixels=max_image_pixels)
+    tunnels = []
+    if ngrok:  # opened by this (parent) process: one public URL for every worker
+        from urllib.parse import urlsplit
+
+        from bentonb.tunnel import open_tunnel
+
+        tunnels.append(open_tunnel(port, ngrok_token))
+        config.allow_hosts += (host_pattern(urlsplit(tunnels[0].public_url).hostname),)
+
+    def listening() -> None:
+        warning = exposure_warning(config)  # names the bound port, also for --port 0
+        if warning:
+            click.echo(warning, err=True)
+        click.echo(f"bentonb listening at {local_url(host, config.port)}; loading {target}",
+                   err=True)
+
+    def ready(service: Any) -> None:
+        url = local_url(host, config.port)  # the bound port, also for --port 0
+        click.echo(f"bentonb serving {service.tag or service.name} at {url} "
+                   f"({workers} worker{'s' if workers > 1 else ''}); docs: {url}/docs",
+                   err=True)
+        if tunnels:
+            url = tunnels[0].public_url
+            click.echo(f"public URL: {url}", err=True)
+        # A key of the user's own is never echoed: it came from the environment or a file.
+        shown = key if choice == "auto" else "$BENTONB_API_KEY"
+        auth = f" -H 'Authorization: Bearer {shown}'" if key else ""
+        if key and choice == "auto":
+            click.echo(f"API key: {key}", err=True)
+        api = service.inference_apis[0] if service.inference_apis else None
+        if api is not None:
+            example = api.input_adapter.example() or "@file"
+            click.echo(f"try: curl -X POST -H 'Content-Type: {api.input_adapter.media_types[0]}'"
+                       f"{auth} --data '{example}' {url}/{api.route}", err=True)
+
+    try:
+        code = run_server(lambda: load_bundle(path), config, workers, ready, listening)
+    finally:
+        for tunnel in tunnels:
+            tunnel.close()
+    sys.exit(code)
