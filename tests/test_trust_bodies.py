@@ -514,3 +514,63 @@ def test_a_bad_request_in_a_dataframe_batch_fails_alone(serve, iris_model, iris_
     metrics = requests.get(f"{server.url}/metrics", timeout=10).text
     assert 'bentonb_requests_total{api="predict",status="400"} 2.0' in metrics
     assert 'bentonb_requests_total{api="predict",status="200"} 6.0' in metrics
+
+
+class GatedBareIris(bentonb.BentoService):
+    """The tutorial's iris API (a bare DataframeInput: no columns or dtypes declared),
+    with a gate on its first model call so the requests sent meanwhile share a batch."""
+
+    @bentonb.api(input=DataframeInput(), output=JsonOutput(), mb_max_batch_size=1000)
+    def predict(self, df):
+        self.batches.append(len(df))
+        self.entered.set()
+        self.gate.wait(30)
+        return self.model.predict(df.to_numpy())
+
+
+def test_a_bad_request_in_an_undeclared_dataframe_batch_fails_alone_with_400(
+        serve, iris_model, iris_data):
+    X, _ = iris_data
+    svc = GatedBareIris()
+    svc.model, svc.batches = iris_model, []
+    svc.gate, svc.entered = threading.Event(), threading.Event()
+    server = serve(svc)
+    url = f"{server.url}/predict"
+
+    def post(payload):
+        return requests.post(url, json=payload, timeout=60)
+
+    good = [[dict(zip(IRIS_COLUMNS, row)) for row in X[i:i + 2].tolist()]
+            for i in range(0, 100, 20)]
+    wrong_dtype = [dict(zip(IRIS_COLUMNS, [5.1, "wide", 1.4, 0.2]))]
+    missing_column = [dict(zip(IRIS_COLUMNS[:3], [5.1, 3.5, 1.4]))]
+    with ThreadPoolExecutor(8) as pool:
+        blocker = pool.submit(post, good[0])
+        wait_until(svc.entered.is_set, 20, message="the first batch is in the model")
+        answers = [pool.submit(post, body) for body in good]
+        bad = [pool.submit(post, body) for body in (wrong_dtype, missing_column)]
+        rows = sum(len(body) for body in good) + 2
+        queued = f'bentonb_queue_depth{{api="predict"}} {float(rows)}'
+        wait_until(lambda: queued in requests.get(f"{server.url}/metrics", timeout=10).text,
+                   20, message=f"{rows} rows are queued")
+        svc.gate.set()
+        assert blocker.result().status_code == 200
+        for body, future in zip(good, answers):
+            r = future.result()
+            assert r.status_code == 200, r.text
+            expected = iris_model.predict([[row[c] for c in IRIS_COLUMNS] for row in body])
+            assert r.json() == expected.tolist()
+    first, second = (f.result() for f in bad)
+    assert first.status_code == 400, first.text
+    assert "column 'sepal_width' holds text values where other requests to this API " \
+           "send number" in first.json()["error"]
+    assert second.status_code == 400, second.text
+    assert "missing column(s) 'petal_width'" in second.json()["error"]
+    # The bad requests did share the batch (then were isolated by bisection).
+    assert svc.batches[:2] == [2, rows]
+    # Later, alone in its batch, the same mistake is still a 400, not the model's 500.
+    alone = post(missing_column)
+    assert alone.status_code == 400 and "missing column(s) 'petal_width'" in alone.text
+    metrics = requests.get(f"{server.url}/metrics", timeout=10).text
+    assert 'bentonb_requests_total{api="predict",status="400"} 3.0' in metrics
+    assert 'bentonb_requests_total{api="predict",status="500"}' not in metrics

@@ -180,6 +180,15 @@ class BaseInputAdapter:
         """Merge many requests' values into the batch a batch API function receives."""
         return list(values)
 
+    def schema(self, value: Any) -> dict[str, str] | None:
+        """The columns of one request's value and the kind of data each holds
+        (``number``, ``bool``, ``text``); None for adapters that do not read tables.
+
+        The batcher compares the schema of a request that failed alone with that of
+        requests that succeeded, to answer 400 naming the difference rather than 500.
+        """
+        return None
+
     def example(self) -> str:
         """A valid request body for this adapter, as text (used in docs and the UI)."""
         return "{}"
@@ -218,6 +227,19 @@ class BaseOutputAdapter:
 
     def openapi_response(self) -> dict[str, Any]:
         return {self.media_type: {"schema": {}}}
+
+
+def schema_difference(failed: dict[str, str], good: dict[str, str]) -> str | None:
+    """How a failing request's table differs from one that worked, or None."""
+    missing = [c for c in good if c not in failed]
+    if missing:
+        return (f"the input is missing column(s) {', '.join(map(repr, missing))} that other "
+                "requests to this API send")
+    for column, kind in failed.items():
+        if column in good and kind != good[column] and "null" not in (kind, good[column]):
+            return (f"column {column!r} holds {kind} values where other requests to this API "
+                    f"send {good[column]}")
+    return None
 
 
 def input_adapter(spec: Any) -> BaseInputAdapter:

@@ -109,6 +109,22 @@ class DataframeInput(BaseInputAdapter):
                                    "must be a number, string, boolean or null")
         return ParsedRows(kind, value, width)
 
+    def schema(self, value: Any) -> dict[str, str]:
+        from pandas.api import types
+
+        frame = self.merge([value])
+        kinds = {}
+        for column, dtype in frame.dtypes.items():
+            if frame[column].isna().all():
+                kinds[str(column)] = "null"
+            elif types.is_bool_dtype(dtype):
+                kinds[str(column)] = "bool"
+            elif types.is_numeric_dtype(dtype):
+                kinds[str(column)] = "number"
+            else:
+                kinds[str(column)] = "text"
+        return kinds
+
     @staticmethod
     def _looks_like_csv(data: bytes) -> bool:
         head = data.lstrip()[:1]

@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bentonb.errors import Overloaded
+from bentonb.adapters.base import schema_difference
+from bentonb.errors import BadInput, BentonbError, Overloaded
 from bentonb.server.direct import ModelThreads
 from bentonb.server.logs import log_call
 
@@ -97,8 +98,11 @@ class MicroBatchDispatcher:
 
     def __init__(self, run_batch: Callable[[list[Any]], list[Any]], *, name: str,
                  max_batch_size: int, max_latency_ms: float,
-                 max_queue_items: int | None = None, metrics: MetricsHook | None = None) -> None:
+                 max_queue_items: int | None = None, metrics: MetricsHook | None = None,
+                 schema: Callable[[Any], dict[str, str] | None] | None = None) -> None:
         self.name = name
+        self._schema = schema
+        self._good_schema: dict[str, str] | None = None  # of a request that succeeded
         self.max_batch_size = max_batch_size
         self.max_latency = max_latency_ms / 1000.0
         self.max_queue_items = max_queue_items or max(1000, max_batch_size * 16)
@@ -192,8 +196,38 @@ class MicroBatchDispatcher:
         start = time.perf_counter()
         outcomes = run_isolating(self._run_batch, values)
         seconds = time.perf_counter() - start
+        if self._schema is not None:
+            outcomes = self._explain_failures(values, outcomes)
         log_call(self.name, request_ids, items, seconds, outcomes)
         return outcomes, seconds
+
+    def _explain_failures(self, values: list[Any],
+                          outcomes: list[tuple[bool, Any]]) -> list[tuple[bool, Any]]:
+        """A request that failed alone while its table differs from one that worked
+        (a missing column, text where numbers were sent) is the client's mistake: 400
+        naming the difference instead of the function's 500."""
+        if self._good_schema is None:
+            good = next((v for v, (ok, _) in zip(values, outcomes) if ok), None)
+            self._good_schema = self._safe_schema(good) if good is not None else None
+        if self._good_schema is None or all(ok for ok, _ in outcomes):
+            return outcomes
+        explained = []
+        for value, (ok, result) in zip(values, outcomes):
+            if not ok and not isinstance(result, BentonbError):
+                schema = self._safe_schema(value)
+                why = schema and schema_difference(schema, self._good_schema)
+                if why:
+                    error = BadInput(f"API '{self.name}' cannot use this request: {why}")
+                    error.__cause__ = result
+                    result = error
+            explained.append((ok, result))
+        return explained
+
+    def _safe_schema(self, value: Any) -> dict[str, str] | None:
+        try:
+            return self._schema(value)
+        except Exception:  # noqa: BLE001 - no schema: the original outcome stands
+            return None
 
     def _finish(self, batch: Sequence[_Pending], items: int, work: asyncio.Future) -> None:
         self._busy_until = None

@@ -66,7 +66,8 @@ class ServiceRuntime:
                 self.runners[api.route] = MicroBatchDispatcher(
                     api.run_batch, name=api.name, metrics=hook,
                     max_batch_size=config.mb_max_batch_size or api.mb_max_batch_size,
-                    max_latency_ms=config.mb_max_latency or api.mb_max_latency)
+                    max_latency_ms=config.mb_max_latency or api.mb_max_latency,
+                    schema=api.input_adapter.schema)
             else:
                 self.runners[api.route] = DirectRunner(
                     api.run_batch, name=api.name, metrics=hook,
