@@ -20,6 +20,7 @@ import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 from bentonb.errors import ArtifactNotPacked, ArtifactTypeError, InvalidArgument
@@ -54,11 +55,16 @@ def describe_type(obj: Any) -> str:
 class BaseArtifact:
     """A named slot in a service for one model of one framework.
 
-    A subclass declares what it is (``framework``, ``expected``, ``modules``)
-    and implements :meth:`is_model`, :meth:`save_model` and :meth:`load_model`;
-    callers ask those, never the class name. Every subclass is registered under
-    its class name, the ``type`` a bundle manifest records.
+    A framework module's artifact names the module as its ``flavor``: the class then
+    declares what the module declares (``FRAMEWORK``, ``EXPECTED``, ``MODULES``) and
+    its :meth:`is_model`, :meth:`save_model` and :meth:`load_model` are the module's
+    functions. Any other subclass declares those itself. Callers ask these, never
+    the class name. Every subclass is registered under its class name, the
+    ``type`` a bundle manifest records.
     """
+
+    #: The framework module whose functions this artifact uses (None: it overrides them).
+    flavor: ClassVar[ModuleType | None] = None
 
     #: The framework's name as recorded in the manifest ("scikit-learn").
     framework: ClassVar[str] = "python"
@@ -77,6 +83,10 @@ class BaseArtifact:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        flavor = vars(cls).get("flavor")
+        if flavor is not None:
+            cls.framework, cls.expected = flavor.FRAMEWORK, flavor.EXPECTED
+            cls.modules = tuple(flavor.MODULES)
         _ARTIFACTS[cls.__name__] = cls
 
     def __repr__(self) -> str:
@@ -135,19 +145,25 @@ class BaseArtifact:
 
     def is_model(self, obj: Any) -> bool:
         """True when ``obj`` is a model this artifact can save."""
-        raise NotImplementedError
+        return self._flavor().is_model(obj)
 
     def save_model(self, model: Any, directory: Path) -> dict[str, Any] | None:
         """Write ``model`` into the existing ``directory``; return the options to load it."""
-        raise NotImplementedError
+        return self._flavor().save_model_to_dir(model, directory)
 
     def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
         """Read back what :meth:`save_model` wrote, given the options it returned."""
-        raise NotImplementedError
+        return self._flavor().load_model_from_dir(directory, options)
 
     def framework_version(self) -> str | None:
         """The installed framework's version, recorded in the manifest (None: no framework)."""
-        return None
+        return self.flavor.framework_version() if self.flavor is not None else None
+
+    def _flavor(self) -> ModuleType:
+        if self.flavor is None:
+            raise NotImplementedError(f"{type(self).__name__} names no flavor module and "
+                                      "does not implement this method")
+        return self.flavor
 
 
 def artifact_class(type_name: str) -> type[BaseArtifact]:

@@ -10,6 +10,7 @@ check, saving the value to a directory and loading it back, and the 0.x
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,18 +50,4 @@ def load_model_from_dir(path: Path, options: Mapping[str, Any] | None = None) ->
 class JSONArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([JSONArtifact('labels')])``."""
 
-    framework = FRAMEWORK
-    expected = EXPECTED
-    modules = MODULES
-
-    def is_model(self, obj: Any) -> bool:
-        return is_model(obj)
-
-    def save_model(self, model: Any, directory: Path) -> dict[str, Any]:
-        return save_model_to_dir(model, directory)
-
-    def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
-        return load_model_from_dir(directory, options)
-
-    def framework_version(self) -> str | None:
-        return framework_version()
+    flavor = sys.modules[__name__]

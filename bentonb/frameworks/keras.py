@@ -55,18 +55,4 @@ def load_model_from_dir(path: Path, options: Mapping[str, Any] | None = None) ->
 class KerasModelArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([KerasModelArtifact('model')])``."""
 
-    framework = FRAMEWORK
-    expected = EXPECTED
-    modules = MODULES
-
-    def is_model(self, obj: Any) -> bool:
-        return is_model(obj)
-
-    def save_model(self, model: Any, directory: Path) -> dict[str, Any]:
-        return save_model_to_dir(model, directory)
-
-    def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
-        return load_model_from_dir(directory, options)
-
-    def framework_version(self) -> str | None:
-        return framework_version()
+    flavor = sys.modules[__name__]

@@ -11,6 +11,7 @@ never imports ``bentonb.adapters``, ``bentonb.bundle`` or ``bentonb.service``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -66,18 +67,4 @@ def load_model_from_dir(path: Path, options: Mapping[str, Any] | None = None) ->
 class PytorchModelArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([PytorchModelArtifact('net')])``."""
 
-    framework = FRAMEWORK
-    expected = EXPECTED
-    modules = MODULES
-
-    def is_model(self, obj: Any) -> bool:
-        return is_model(obj)
-
-    def save_model(self, model: Any, directory: Path) -> dict[str, Any]:
-        return save_model_to_dir(model, directory)
-
-    def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
-        return load_model_from_dir(directory, options)
-
-    def framework_version(self) -> str | None:
-        return framework_version()
+    flavor = sys.modules[__name__]

@@ -9,6 +9,7 @@ spacy is imported inside the functions only; this module never imports
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,18 +47,4 @@ def load_model_from_dir(path: Path, options: Mapping[str, Any] | None = None) ->
 class SpacyModelArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([SpacyModelArtifact('nlp')])``."""
 
-    framework = FRAMEWORK
-    expected = EXPECTED
-    modules = MODULES
-
-    def is_model(self, obj: Any) -> bool:
-        return is_model(obj)
-
-    def save_model(self, model: Any, directory: Path) -> dict[str, Any]:
-        return save_model_to_dir(model, directory)
-
-    def load_model(self, directory: Path, options: dict[str, Any]) -> Any:
-        return load_model_from_dir(directory, options)
-
-    def framework_version(self) -> str | None:
-        return framework_version()
+    flavor = sys.modules[__name__]
