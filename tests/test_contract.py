@@ -7,8 +7,6 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ["torch", "spacy", "xgboost", "keras", "pandas", "PIL", "sklearn", "numpy",
-         "tornado", "IPython", "ipywidgets", "docker", "pyngrok", "dask", "distributed"]
 
 
 def test_no_behaviour_keys_on_a_class_name():
