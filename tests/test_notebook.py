@@ -139,6 +139,10 @@ def test_rerunning_the_cell_replaces_the_recorded_source(shell, tmp_path):
     ("bento_serve", "IrisClassifier", "is a class; serve an instance"),
     ("bento_serve", "--stop Nope", "Nope is not being served"),
     ("bento_serve", "clf", "cannot serve SVC"),
+    ("bento_serve", "IrisClassifier:latest --timeout 0", "timeout"),
+    ("bento_serve", "IrisClassifier:latest --allow-host 'exa mple'", "is not a host"),
+    ("bento_serve", "IrisClassifier:latest --cors-origin app.example", "is not an origin"),
+    ("bento_serve", "IrisClassifier:latest --max-concurrency 0", "max_concurrency"),
 ])
 def test_magic_errors_are_one_line_usage_errors(shell, magic, line, message):
     import re
@@ -179,6 +183,29 @@ def test_serve_returns_at_once_and_answers_over_http(shell, capsys):
     shell.run_line_magic("bento_serve", "--stop IrisClassifier")
     assert "stopped IrisClassifier" in capsys.readouterr().out
     assert_port_free(port)
+
+
+def test_serve_magic_takes_the_server_guards(shell):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, "svc = IrisClassifier().pack('model', clf)")
+    handle = shell.run_line_magic(
+        "bento_serve", "svc --port 0 --no-widget --allow-host notebook.example "
+                       "--cors-origin https://app.example --timeout 5")
+    try:
+        url, row = f"{handle.url}/predict", [[5.1, 3.5, 1.4, 0.2]]
+        assert requests.post(url, json=row, timeout=5).json() == [0]
+        assert requests.post(url, json=row, headers={"Host": "notebook.example"},
+                             timeout=5).json() == [0]
+        assert requests.post(url, json=row, headers={"Host": "evil.example"},
+                             timeout=5).status_code == 403
+        assert requests.post(url, json=row, headers={"Origin": "https://evil.example"},
+                             timeout=5).status_code == 403
+        allowed = requests.post(url, json=row, headers={"Origin": "https://app.example"},
+                                timeout=5)
+        assert allowed.status_code == 200
+        assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    finally:
+        handle.stop()
 
 
 def test_serving_a_packed_variable_and_a_busy_port(shell, capsys):

@@ -141,13 +141,7 @@ def serve(target: Any, port: int = 5000, host: str = "127.0.0.1", ngrok: bool = 
     The keyword options are ``bentonb serve``'s flags of the same names
     (``max_request_size`` in MB); a bad value raises :class:`InvalidArgument`.
     """
-    service = resolve_service(target)
-    with _LOCK:
-        current = RUNNING.get(service.name)
-    if current is not None and current.running:
-        current.swap(service)
-        current.notice = f"swapped {service.tag or service.name} into {current.url}"
-        return current
+    # The options are checked before anything is loaded: a bad flag fails at once.
     key = choose_api_key(api_key, public=ngrok)
     config = ServerConfig(host=host, port=port, mb_max_batch_size=mb_max_batch_size,
                           mb_max_latency=mb_max_latency, api_key=key,
@@ -156,6 +150,13 @@ def serve(target: Any, port: int = 5000, host: str = "127.0.0.1", ngrok: bool = 
                           graceful_timeout=graceful_timeout,
                           max_request_size=int(max_request_size * MB),
                           max_image_pixels=max_image_pixels)
+    service = resolve_service(target)
+    with _LOCK:
+        current = RUNNING.get(service.name)
+    if current is not None and current.running:
+        current.swap(service)
+        current.notice = f"swapped {service.tag or service.name} into {current.url}"
+        return current
     server, notice = _start(service, config)
     warning = exposure_warning(config)
     if warning:

@@ -119,6 +119,15 @@ class BentonbMagics(Magics):
               help="auto (a key when public), a key of your own, or none.")
     @argument("--mb-max-batch-size", type=int)
     @argument("--mb-max-latency", type=float, help="ms")
+    @argument("--allow-host", action="append", default=[],
+              help="Also answer requests whose Host is this (repeatable).")
+    @argument("--cors-origin", action="append", default=[],
+              help="Let browser pages of this origin call the server (repeatable).")
+    @argument("--timeout", type=float, default=60.0, help="Seconds to answer (else 504).")
+    @argument("--max-concurrency", type=int, help="Calls of a non-batch API at once.")
+    @argument("--max-queue", type=int, help="Requests of a non-batch API waiting.")
+    @argument("--max-request-size", type=float, default=20, help="Largest body in MB.")
+    @argument("--max-image-pixels", type=int, help="Largest image (width x height).")
     @argument("--no-widget", action="store_true")
     @argument("--stop", action="store_true", help="Stop TARGET (a service name), or all.")
     @argument("--list", action="store_true", help="List what this kernel serves.")
@@ -155,7 +164,12 @@ class BentonbMagics(Magics):
         handle = handles.serve(target, port=args.port, host=args.host, ngrok=args.ngrok,
                                ngrok_token=args.ngrok_token, api_key=args.api_key,
                                mb_max_batch_size=args.mb_max_batch_size,
-                               mb_max_latency=args.mb_max_latency)
+                               mb_max_latency=args.mb_max_latency,
+                               allow_host=args.allow_host, cors_origin=args.cors_origin,
+                               timeout=args.timeout, max_concurrency=args.max_concurrency,
+                               max_queue=args.max_queue,
+                               max_request_size=args.max_request_size,
+                               max_image_pixels=args.max_image_pixels)
         self._announce(handle)
         if not args.no_widget:
             from IPython.display import display
