@@ -41,6 +41,10 @@ def _child(serve: Serve, config: ServerConfig, index: int,
     try:
         configure_logging(config.log_format)  # the writer thread did not fork
         asyncio.run(serve(on_ready))
+    except KeyboardInterrupt:
+        # Ctrl-C reaches a worker twice (from the terminal and forwarded by the parent);
+        # the second may land after the loop gave SIGINT back to Python: still a stop.
+        pass
     except BaseException as exc:  # noqa: BLE001 - a child must never return
         print(f"worker {index} failed: {exc}", file=sys.stderr)
         code = WORKER_FAILED
