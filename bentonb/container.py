@@ -143,25 +143,29 @@ def containerize(bundle: str | Path, tag: str | None = None, base_image: str | N
         image.log.append(line)
         log(line)
 
-    emit(f"building {tag} from {context}")
-    from docker.errors import APIError, DockerException
-
     try:
-        stream = client.api.build(path=str(context), tag=tag, buildargs=args, decode=True,
-                                  rm=True, forcerm=True, network_mode="host")
-        for chunk in stream:
-            text = chunk.get("stream") or chunk.get("status") or ""
-            if text.strip():
-                emit(text.rstrip())
-            if "error" in chunk:
-                raise ImageBuildFailed(f"building {tag} failed: {chunk['error'].strip()}")
-    except (APIError, DockerException) as exc:
-        raise ImageBuildFailed(f"building {tag} failed: {exc}") from exc
-    if push:
-        repository, _, version = tag.rpartition(":")
-        emit(f"pushing {tag}")
-        for chunk in client.images.push(repository, version, stream=True, decode=True):
-            if "error" in chunk:
-                raise ImageBuildFailed(f"pushing {tag} failed: {chunk['error']}")
+        emit(f"building {tag} from {context}")
+        from docker.errors import APIError, DockerException
+
+        try:
+            stream = client.api.build(path=str(context), tag=tag, buildargs=args, decode=True,
+                                      rm=True, forcerm=True, network_mode="host")
+            for chunk in stream:
+                text = chunk.get("stream") or chunk.get("status") or ""
+                if text.strip():
+                    emit(text.rstrip())
+                if "error" in chunk:
+                    raise ImageBuildFailed(f"building {tag} failed: {chunk['error'].strip()}")
+        except (APIError, DockerException) as exc:
+            raise ImageBuildFailed(f"building {tag} failed: {exc}") from exc
+        if push:
+            repository, _, version = tag.rpartition(":")
+            emit(f"pushing {tag}")
+            for chunk in client.images.push(repository, version, stream=True, decode=True):
+                if "error" in chunk:
+                    raise ImageBuildFailed(f"pushing {tag} failed: {chunk['error']}")
+    finally:
+        if output_dir is None:  # a context of our own: once built, only the image is kept
+            shutil.rmtree(context, ignore_errors=True)
     emit(f"built {tag}; run it with: {image.run_command}")
     return image

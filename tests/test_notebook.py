@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import socket
 import sys
 import textwrap
@@ -322,6 +323,7 @@ def test_widget_buttons_predict_containerize_and_stop(shell, monkeypatch, tmp_pa
     assert "no container engine is reachable" in log and "docker build -t irisclassifier:" in log
     context = Path(log.split("the build context is in ")[1].split(";")[0])
     assert (context / "Dockerfile").is_file() and (context / "bento.yaml").is_file()
+    shutil.rmtree(context)  # kept for the user to build elsewhere; not for the test
 
     port = handle.port
     widget.stop.click()
