@@ -22,7 +22,7 @@ import tornado.web
 
 from bentonb.dashboard.catalog import Catalog
 from bentonb.dashboard.pages import detail_page, index_page
-from bentonb.errors import BentonbError
+from bentonb.errors import BentonbError, InvalidArgument
 from bentonb.server.guards import new_request_id
 from bentonb.tags import parse_labels
 
@@ -109,15 +109,33 @@ class DetailPage(DashboardMixin):
             self.finish(detail_page(detail, self.dashboard.root))
 
 
+#: The keys ``?sort=`` takes (``-key``: descending).
+SORT_KEYS = ("name", "version", "created_at", "size")
+
+
+def _sorted(rows: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
+    if not sort:
+        return rows
+    key = sort.removeprefix("-")
+    if key not in SORT_KEYS:
+        raise InvalidArgument(f"invalid sort {sort[:40]!r}: use one of {', '.join(SORT_KEYS)}"
+                              ", with '-' before it for descending order (e.g. -created_at)")
+    return sorted(rows, key=lambda r: (r[key], r["name"], r["version"]),
+                  reverse=sort.startswith("-"))
+
+
 class BundlesApi(DashboardMixin):
-    """``GET /api/bundles[?name=N&label=k=v]``: every version, with its summary."""
+    """``GET /api/bundles[?name=N&label=k=v&sort=-created_at]``: every version (by name,
+    oldest first unless sorted), with its summary; and the models, when a model store
+    exists (else null)."""
 
     def get(self) -> None:
         name = self.get_query_argument("name", None) or None
-        entries = self.answer(lambda: self.catalog.entries(name, _labels(self)))
-        if entries is not None:
-            self.write_json({"bundles": [e.summary() for e in entries],
-                             "models": self.catalog.models()})
+        sort = self.get_query_argument("sort", None)
+        rows = self.answer(lambda: _sorted(
+            [e.summary() for e in self.catalog.entries(name, _labels(self))], sort))
+        if rows is not None:
+            self.write_json({"bundles": rows, "models": self.catalog.models()})
 
 
 class NameApi(DashboardMixin):
@@ -179,12 +197,14 @@ class ArchiveApi(DashboardMixin):
 
 
 class NotFoundRoute(DashboardMixin):
-    def prepare(self) -> None:
-        super().prepare()
-        if not self._finished:
-            self.write_json_error(404, f"no route {self.request.path[:200]}; see "
-                                       f"{self.dashboard.root} and "
-                                       f"{self.dashboard.root}api/bundles")
+    """Any other URL under the dashboard: a JSON 404 naming the entry points."""
+
+    def get(self, *_args: Any) -> None:
+        self.write_json_error(404, f"no route {self.request.path[:200]}; see "
+                                   f"{self.dashboard.root} and "
+                                   f"{self.dashboard.root}api/bundles")
+
+    post = put = patch = delete = get
 
 
 #: URL patterns under the root, with their mixins; names and versions are single path
