@@ -39,7 +39,9 @@ class Dashboard:
 
 
 class DashboardMixin:
-    """JSON errors and the catalog; mixed in before a ``RequestHandler`` subclass."""
+    """JSON errors and the catalog; mixed in before a ``RequestHandler`` subclass, which
+    provides ``may_delete() -> str | None``: None when the request may delete, else why
+    not (the mixin comes first in the MRO, so it must not define it)."""
 
     request: Any
     settings: dict
@@ -80,10 +82,6 @@ class DashboardMixin:
     def write_json(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data))
-
-    def may_delete(self) -> str | None:
-        """None when this request may delete, else why not (the handler class decides)."""
-        raise NotImplementedError
 
 
 def _labels(handler: Any) -> dict[str, str]:
