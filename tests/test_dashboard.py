@@ -318,3 +318,44 @@ def test_jupyter_extension_behind_the_token(jupyter_server, saved):
     gone = requests.delete(f"{url}/bentonb/api/bundles/PenguinClassifier/p1", headers=auth,
                            timeout=30)
     assert gone.status_code == 200 and saved.list("PenguinClassifier") == []
+
+
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.clear_instance()
+    ip = InteractiveShell.instance(history_length=0, history_load_length=0)
+    ip.run_line_magic("load_ext", "bentonb")
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+def test_bento_store_magic(shell, saved):
+    from IPython.core.error import UsageError
+
+    table = shell.run_line_magic("bento_store", "Iris --labels stage=prod")
+    texts = [row.children[0].value for row in table.rows.children]
+    assert len(texts) == 1 and "IrisClassifier:v2" in texts[0] and "stage=prod" in texts[0]
+    table.labels.value = ""
+    assert len(table.rows.children) == 2
+    table.labels.value = "oops"
+    assert "key=value" in table.rows.children[0].value
+    table.labels.value = ""
+    details, serve, delete = table.rows.children[0].children[1:]
+    details.click()
+    assert "IrisClassifier:v1" in table.out.outputs[0]["data"]["text/html"]
+    serve.click()
+    handle = table.handles["IrisClassifier:v1"]
+    try:
+        r = requests.post(f"{handle.url}/predict", json=[[5.1, 3.5, 1.4, 0.2]], timeout=60)
+        assert r.status_code == 200 and r.json() == [0]
+    finally:
+        handle.stop()
+    delete.click()
+    assert saved.list("IrisClassifier") != [] and delete.description == "confirm delete"
+    delete.click()
+    assert [b.tag for b in saved.list("IrisClassifier")] == ["IrisClassifier:v2"]
+    assert len(table.rows.children) == 1
+    with pytest.raises(UsageError, match="key=value"):
+        shell.run_line_magic("bento_store", "--labels stage")
