@@ -73,10 +73,12 @@ class ServeProcess:
     once ``wait_started()`` has seen the startup line.
     """
 
+    command = "serve"
+
     def __init__(self, *args: str, exe: Path | None = None, env: dict | None = None,
                  cwd: Path | None = None) -> None:
         exe = exe or Path(sys.executable).with_name("bentonb")
-        self.proc = subprocess.Popen([str(exe), "serve", *args], cwd=cwd, text=True,
+        self.proc = subprocess.Popen([str(exe), self.command, *args], cwd=cwd, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         self.pid = self.proc.pid
@@ -137,3 +139,21 @@ def snapshot(home: Path) -> list[tuple[str, int]] | None:
         return None
     return sorted((str(p.relative_to(home)), 0 if p.is_dir() else p.stat().st_size)
                   for p in home.rglob("*"))
+
+
+#: The line `bentonb dashboard` prints once it listens.
+DASHBOARD_LINE = re.compile(r"bentonb dashboard at (http://[^\s:]+:(\d+)) \(")
+
+
+class DashboardProcess(ServeProcess):
+    """``bentonb dashboard ARGS`` (give ``--port 0``) in a child process; ``.url`` and
+    ``.port`` are known once ``wait_started()`` has seen its startup line."""
+
+    command = "dashboard"
+
+    def _startup(self) -> re.Match | None:
+        match = DASHBOARD_LINE.search(self.output)
+        if match is None and self.proc.poll() is not None and not self._reader.is_alive():
+            raise AssertionError(f"bentonb dashboard exited with {self.proc.returncode}:\n"
+                                 f"{self.output}")
+        return match

@@ -79,6 +79,31 @@ def delete(tag: str, yes: bool) -> None:
 
 
 @main.command()
+@click.argument("tag")
+@click.argument("pairs", nargs=-1, metavar="KEY=VALUE...")
+@click.option("--remove", "remove", multiple=True, metavar="KEY",
+              help="Remove the label KEY (repeatable).")
+def label(tag: str, pairs: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Set labels KEY=VALUE and remove labels (--remove KEY) of bundle TAG; both copies
+    of its manifest are replaced atomically."""
+    from bentonb.bundle.labels import relabel
+
+    if not pairs and not remove:
+        raise click.UsageError("give labels to set (stage=prod) or --remove KEY")
+    add: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{pair}' is not KEY=VALUE (e.g. stage=prod)",
+                                     param_hint="KEY=VALUE")
+        add[key] = value
+    bundle = store().get(tag)
+    manifest = relabel(bundle.path, add, remove)
+    shown = ",".join(f"{k}={v}" for k, v in manifest.labels.items()) or "-"
+    click.echo(f"{manifest.tag} labels: {shown}")
+
+
+@main.command()
 @click.argument("target")
 @click.argument("api_name", metavar="API")
 @click.option("--input", "input_value", help="The input: data, or the path of a file.")

@@ -171,3 +171,33 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
         for tunnel in tunnels:
             tunnel.close()
     sys.exit(code)
+
+
+@main.command("yatai-service-start")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=3000, show_default=True,
+              help="Port (0: one the OS picks, named in the startup line).")
+@click.option("--api-key", envvar="BENTONB_API_KEY",
+              help="Key that deleting needs (Authorization: Bearer KEY); without one, only "
+                   "this machine may delete. Also $BENTONB_API_KEY.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              callback=_checked(_host_check), help="Also answer requests whose Host is HOST.")
+def dashboard(host: str, port: int, api_key: str | None, allow_hosts: tuple[str, ...]) -> None:
+    """Browse the bundle store in a web page (also `bentonb dashboard`): list, search,
+    inspect, download and delete bundles, with a JSON API under /api/bundles."""
+    from bentonb.dashboard.app import run_dashboard
+    from bentonb.store import LocalStore
+
+    if api_key is not None and len(api_key) < 8:
+        raise click.BadParameter("an API key needs at least 8 characters", param_hint="--api-key")
+    home = LocalStore().home
+
+    def ready(url: str) -> None:
+        click.echo(f"bentonb dashboard at {url} (store {home}); Ctrl-C stops it", err=True)
+        if not api_key:
+            click.echo("deleting is allowed from this machine only (no --api-key)", err=True)
+
+    run_dashboard(home, host, port, api_key or None, allow_hosts, ready)
+
+
+main.add_command(dashboard, "dashboard")

@@ -1,4 +1,5 @@
-"""``%load_ext bentonb``: ``%%bento_service``, ``%bento_pack`` and ``%bento_serve``.
+"""``%load_ext bentonb``: ``%%bento_service``, ``%bento_pack``, ``%bento_serve`` and
+``%bento_store``.
 
 Every error is a one-line ``UsageError`` that says how to fix the call.
 """
@@ -177,6 +178,24 @@ class BentonbMagics(Magics):
             display(handle.widget())
             handle.displayed_in = self.shell.execution_count
         return handle
+
+    @magic_arguments()
+    @argument("name", nargs="?", default="", help="Only bundles whose name contains this.")
+    @argument("--labels", default="", help="Only bundles with these labels: k=v,k2=v2.")
+    @line_magic
+    @_usage_errors
+    def bento_store(self, line: str) -> Any:
+        """%bento_store [NAME] [--labels k=v]: the bundle store as a table with buttons to
+        show, serve or delete a version; returns the widget's state (``.refresh()``)."""
+        from IPython.display import display
+
+        from bentonb.notebook.store_widget import StoreTable
+
+        args = parse_argstring(self.bento_store, line)
+        parse_labels(args.labels)  # a bad filter is a UsageError before anything shows
+        table = StoreTable(name=args.name, labels=args.labels)
+        display(table.widget)
+        return table
 
     @staticmethod
     def _announce(handle: Any) -> None:
