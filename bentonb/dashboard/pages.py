@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bentonb.dashboard.highlight import HIGHLIGHT_STYLE, highlight_python
-from bentonb.server.pages import _UI_STYLE as SERVICE_STYLE
+from bentonb.server.pages import UI_STYLE as SERVICE_STYLE
 
 STYLE = SERVICE_STYLE + HIGHLIGHT_STYLE + """
 body{max-width:72rem} table{border-collapse:collapse;width:100%} th,td{text-align:left;

@@ -11,7 +11,7 @@ import html
 import json
 from typing import Any
 
-_UI_STYLE = """
+UI_STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}
 h1{margin-bottom:.2rem} .muted{color:#666} section{border:1px solid #ddd;border-radius:8px;
 padding:1rem;margin:1rem 0} textarea{width:100%;min-height:6rem;font-family:monospace}
@@ -77,7 +77,7 @@ def index_page(service: Any) -> str:
     title = html.escape(f"{service.name} {service.version or ''}".strip())
     sections = "".join(_api_section(api) for api in service.inference_apis)
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title><style>{_UI_STYLE}</style></head>
+<html><head><meta charset="utf-8"><title>{title}</title><style>{UI_STYLE}</style></head>
 <body>
 <h1>{title}</h1>
 <p class="muted">Served by bentonb &middot; <a href="docs">API docs</a> &middot;
