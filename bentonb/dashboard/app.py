@@ -85,9 +85,12 @@ def run_dashboard(home: Any = None, host: str = "127.0.0.1", port: int = 3000,
 
     async def main() -> None:
         sockets = tornado.netutil.bind_sockets(port, host)
-        server = tornado.httpserver.HTTPServer(
-            make_dashboard_app(home, host, api_key, allow_hosts))
+        app = make_dashboard_app(home, host, api_key, allow_hosts)
+        server = tornado.httpserver.HTTPServer(app)
         server.add_sockets(sockets)
+        # Read every manifest once now, off the loop, so the first page is as fast as
+        # the next ones (later reads come from the cache until a manifest changes).
+        asyncio.get_running_loop().run_in_executor(None, app.settings[SETTING].catalog.entries)
         bound = sockets[0].getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         if ready is not None:
