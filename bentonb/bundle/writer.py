@@ -10,9 +10,12 @@ however the save ends (an error, Ctrl-C).
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import platform
+import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,31 @@ from bentonb.store import LocalStore, fsync_dir
 from bentonb.tags import check_labels, check_name, check_version, new_version
 
 _MAX_SAVE_TRIES = 5
+#: ``s3://bucket``, ``gs://...``, ``http://...``: a URL, not a directory here (also
+#: as ``Path`` spells it, ``s3:/bucket``; a scheme of two letters or more is never a
+#: Windows drive).
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
+
+
+class _StderrUntilConfigured(logging.StreamHandler):
+    """Writes to the current ``sys.stderr`` (a notebook's output area, a script's
+    terminal) until logging is configured for bentonb or the root logger; from then on
+    the records reach those handlers instead, and this one stays quiet."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if logging.getLogger("bentonb").handlers or logging.getLogger().handlers:
+            return
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+#: The save messages, at INFO, visible without any logging configuration as the
+#: tutorials show them: ``[time] INFO - BentoService bundle 'Name:version' saved to: PATH``.
+SAVE_LOG = logging.getLogger("bentonb.bundle")
+SAVE_LOG.setLevel(logging.INFO)
+_default = _StderrUntilConfigured()
+_default.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s - %(message)s"))
+SAVE_LOG.addHandler(_default)
 
 
 def sync_tree(root: Path) -> None:
@@ -142,6 +170,7 @@ def save_bundle(service: Any, home: str | Path | None = None, version: str | Non
     Without ``version`` two processes saving at once always get distinct versions;
     with one, the second saver gets a clear error instead of replacing the first.
     """
+    _refuse_url(home, "base_path")
     store = LocalStore(home)
     name = check_name(service.name)
     labels = check_labels(labels)
@@ -163,8 +192,17 @@ def save_bundle(service: Any, home: str | Path | None = None, version: str | Non
                     raise _taken(name, chosen) from None
                 continue  # another process took this version a moment before us
         mark_saved(service, manifest, entry.path)
+        SAVE_LOG.info("BentoService bundle '%s' saved to: %s", manifest.tag, entry.path)
         return entry.path
     raise BundleError(f"could not find a free version for {name}")
+
+
+def _refuse_url(path: str | Path | None, what: str) -> None:
+    """A remote location is refused before anything is written (no ``s3:`` directory)."""
+    if path is not None and _URL.match(str(path)):
+        raise InvalidArgument(
+            f"{what}={str(path)!r}: remote stores are not supported; give a local directory "
+            "(or none for $BENTONB_HOME), then move the bundle with `bentonb export`")
 
 
 def _taken(name: str, version: str) -> InvalidArgument:
@@ -172,10 +210,11 @@ def _taken(name: str, version: str) -> InvalidArgument:
                            "version or delete it first")
 
 
-def save_to_dir(service: Any, path: Path, version: str | None = None,
+def save_to_dir(service: Any, path: str | Path, version: str | None = None,
                 labels: dict[str, str] | None = None) -> Path:
     """Save ``service`` as a bundle at ``path`` (a new or empty directory)."""
-    path = path.expanduser().resolve()
+    _refuse_url(path, "path")
+    path = Path(path).expanduser().resolve()
     check_name(service.name)
     version = check_version(version) if version is not None else new_version()
     labels = check_labels(labels)
@@ -193,6 +232,7 @@ def save_to_dir(service: Any, path: Path, version: str | None = None,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     mark_saved(service, manifest, path)
+    SAVE_LOG.info("BentoService bundle '%s' saved to: %s", manifest.tag, path)
     return path
 
 

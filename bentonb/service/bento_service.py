@@ -169,11 +169,13 @@ class BentoService:
     def save(self, base_path: str | Path | None = None, version: str | None = None,
              labels: dict[str, str] | None = None) -> str:
         """Save a versioned bundle into the store at ``base_path`` (default
-        ``$BENTONB_HOME``); return its path. Nothing is written when the name, version
-        or labels are invalid, and nothing is left behind when the save fails."""
+        ``$BENTONB_HOME``, a local directory: a URL such as ``s3://...`` is refused);
+        return its path, and log ``BentoService bundle 'Name:version' saved to: PATH``.
+        Nothing is written when the name, version or labels are invalid, and nothing is
+        left behind when the save fails."""
         return str(save_bundle(self, base_path, version=version, labels=labels))
 
     def save_to_dir(self, path: str | Path, version: str | None = None,
                     labels: dict[str, str] | None = None) -> str:
         """Write the same bundle into ``path`` (new or empty); return it."""
-        return str(save_to_dir(self, Path(path), version=version, labels=labels))
+        return str(save_to_dir(self, path, version=version, labels=labels))
