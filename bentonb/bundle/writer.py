@@ -36,6 +36,8 @@ from bentonb.store import LocalStore, fsync_dir
 from bentonb.tags import check_labels, check_name, check_version, new_version
 
 _MAX_SAVE_TRIES = 5
+#: Where, in the package directory, the ``@web_static_content`` files are copied.
+STATIC_DIR = "web_static_content"
 #: ``s3://bucket``, ``gs://...``, ``http://...``: a URL, not a directory here (also
 #: as ``Path`` spells it, ``s3:/bucket``; a scheme of two letters or more is never a
 #: Windows drive).
@@ -97,6 +99,7 @@ def write_bundle(service: Any, target: Path, version: str,
         (package / rel).parent.mkdir(parents=True, exist_ok=True)
         (package / rel).write_text(text, encoding="utf-8")
 
+    static = _copy_static_content(service, package)
     artifact_specs = []
     modules = set()
     for art in service.artifacts:
@@ -127,6 +130,7 @@ def write_bundle(service: Any, target: Path, version: str,
         artifacts=artifact_specs,
         env=EnvInfo(list(spec.pip_packages), spec.infer_pip_packages,
                     spec.docker_base_image, "setup.sh" if spec.setup_sh else None),
+        web_static_content=static,
     )
     manifest.write(target / MANIFEST_FILE)
     manifest.write(package / MANIFEST_FILE)
@@ -149,6 +153,21 @@ def write_bundle(service: Any, target: Path, version: str,
             script = Path(script).read_text(encoding="utf-8")
         (target / "setup.sh").write_text(script, encoding="utf-8")
     return manifest
+
+
+def _copy_static_content(service: Any, package: Path) -> str | None:
+    """Copy the service's ``@web_static_content`` directory into the package directory;
+    return its name there (None without one). Links are copied as the files they
+    point to, so the bundle holds no link."""
+    source = getattr(service, "web_static_dir", None)
+    if source is None:
+        return None
+    if not Path(source).is_dir():
+        raise InvalidArgument(f"@web_static_content({type(service)._web_static_content!r}) "
+                              f"of {service.name}: no directory at {source}; create it or "
+                              "point the decorator at the folder holding index.html")
+    shutil.copytree(source, package / STATIC_DIR, symlinks=False)
+    return STATIC_DIR
 
 
 def api_spec(api: Any) -> ApiSpec:

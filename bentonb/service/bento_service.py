@@ -100,6 +100,8 @@ class BentoService:
     __bentonb_service__ = True
     _artifact_specs: tuple[BaseArtifact, ...] = ()
     _env: EnvSpec = EnvSpec()
+    #: The directory ``@web_static_content`` named, as written (relative to the cwd).
+    _web_static_content: str | None = None
     _api_configs: dict[str, ApiConfig] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -128,6 +130,11 @@ class BentoService:
         self.version: str | None = None
         self.bundle_path: Path | None = None
         self.labels: dict[str, str] = {}
+        #: The files the web server serves at ``/``: the ``@web_static_content``
+        #: directory here, the bundle's own copy once loaded from a bundle.
+        self.web_static_dir: Path | None = (
+            Path(self._web_static_content).expanduser().resolve()
+            if self._web_static_content else None)
 
     def __repr__(self) -> str:
         tag = f"{self.name}:{self.version}" if self.version else self.name
