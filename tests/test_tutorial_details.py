@@ -3,7 +3,10 @@ numeric header, the save message, the curl commands, ``get``/``info``, ..."""
 
 from __future__ import annotations
 
+import html
 import http.client
+import json
+import os
 import re
 import subprocess
 import sys
@@ -13,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import yaml
+from helpers import ServeProcess, wait_until
 
 import bentonb
 from bentonb.errors import InvalidArgument
@@ -166,3 +170,84 @@ def test_a_service_without_static_content_keeps_the_default_page(iris_service, s
     page = requests.get(f"{serve(iris_service).url}/", timeout=10)
     assert page.status_code == 200 and "IrisClassifier" in page.text
     assert "POST /predict" in page.text
+
+
+UPLOAD_SERVICE = '''
+import bentonb
+from bentonb.adapters import FileInput, ImageInput
+
+
+class Uploads(bentonb.BentoService):
+    @bentonb.api(input=ImageInput())
+    def classify(self, image):
+        return list(image.shape)
+
+    @bentonb.api(input=FileInput())
+    def size(self, file):
+        return len(file.read())
+'''
+
+
+def run_shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True,
+                          timeout=30, env={**os.environ, **env})
+
+
+def test_curl_commands_send_real_files_and_the_api_key(modules, tmp_path):
+    from PIL import Image
+
+    from bentonb.adapters.curl import curl_command
+
+    work = tmp_path / "shell"
+    work.mkdir()
+    Image.new("RGB", (7, 5), "red").save(work / "cat.png")
+    (work / "file").write_bytes(b"x" * 1234)
+    service = modules.load("uploads", UPLOAD_SERVICE).Uploads()
+    key = "s3cret-key-for-tests"
+    handle = bentonb.serve(service, port=0, api_key=key)
+    try:
+        image_cmd, file_cmd = handle.curl("classify"), handle.curl("size")
+        assert "-F image=@cat.png" in image_cmd and "--data-binary @file" in file_cmd
+        for command, expected in ((image_cmd, [5, 7, 3]), (file_cmd, 1234)):
+            assert f"-H 'Authorization: Bearer {key}'" in command
+            done = run_shell(command, work)
+            assert done.returncode == 0 and json.loads(done.stdout) == expected, done
+        keyless = run_shell(image_cmd.replace(key, "wrong-key-value"), work)
+        assert json.loads(keyless.stdout)["error"]
+
+        # The web page shows the same command, at the origin it was fetched from,
+        # with the key read from the environment (the page never shows the key).
+        page = requests.get(f"{handle.url}/", timeout=10).text
+        shown = [html.unescape(c) for c in re.findall(r'<pre class="curl">(.*?)</pre>', page)]
+        api = service.get_inference_api("classify")
+        assert shown[0] == curl_command(api, handle.url, api_key_env="BENTONB_API_KEY")
+        assert key not in page
+        done = run_shell(shown[0], work, BENTONB_API_KEY=key)
+        assert json.loads(done.stdout) == [5, 7, 3], done
+
+        widget = handle.widget()
+        assert html.escape(image_cmd) in widget.curl.value
+        widget.api.value = "size"
+        assert html.escape(file_cmd) in widget.curl.value
+    finally:
+        handle.stop()
+
+
+def test_serve_cli_shows_a_curl_command_that_works(modules, tmp_path):
+    from PIL import Image
+
+    work = tmp_path / "shell"
+    work.mkdir()
+    Image.new("RGB", (4, 3), "blue").save(work / "cat.png")
+    path = modules.load("uploads", UPLOAD_SERVICE).Uploads().save()
+    key = "key-from-the-environment"
+    with ServeProcess(path, "--port", "0", env={"BENTONB_API_KEY": key}) as server:
+        server.wait_started()
+        line = wait_until(lambda: re.search(r"^try: (curl .*)$", server.output, re.M), 30,
+                          message=lambda: f"the curl line:\n{server.output}")
+        command = line.group(1)
+        assert key not in server.output  # the user's own key is never echoed
+        assert '-H "Authorization: Bearer $BENTONB_API_KEY" -F image=@cat.png' in command
+        done = run_shell(command, work, BENTONB_API_KEY=key)
+        assert json.loads(done.stdout) == [3, 4, 3], done
+        assert server.stop() == 0

@@ -9,6 +9,7 @@ Handlers stay thin; the decisions live in :mod:`bentonb.server.guards` and
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from typing import Any
@@ -19,6 +20,7 @@ import tornado.web
 from bentonb.server.guards import new_request_id, request_id
 from bentonb.server.logs import ACCESS
 from bentonb.server.metrics import CONTENT_TYPE
+from bentonb.server.pages import ORIGIN
 from bentonb.server.runtime import ServerState
 
 #: Headers a browser page of a listed origin may send.
@@ -121,7 +123,11 @@ class StaticPage(BaseHandler):
             self.write_json_error(503, LOADING)
             return
         self.set_header("Content-Type", self.content_type)
-        self.finish(getattr(self.state.runtime, self.attr))
+        page = getattr(self.state.runtime, self.attr)
+        if self.attr == "index":  # the Host was checked in prepare(): it is served here
+            origin = f"{self.request.protocol}://{self.request.host}"
+            page = page.replace(ORIGIN, html.escape(origin))
+        self.finish(page)
 
 
 class AssetHandler(BaseHandler, tornado.web.StaticFileHandler):
