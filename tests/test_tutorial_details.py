@@ -251,3 +251,49 @@ def test_serve_cli_shows_a_curl_command_that_works(modules, tmp_path):
         done = run_shell(command, work, BENTONB_API_KEY=key)
         assert json.loads(done.stdout) == [3, 4, 3], done
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize("tag, registry", [
+    ("irisclassifier:latest", None), ("me/iris:1", None), ("ghcr.io/me/iris:1", "ghcr.io"),
+    ("localhost:5000/iris:1", "localhost:5000"), ("localhost/iris:1", "localhost"),
+])
+def test_registry_of_an_image_tag(tag, registry):
+    from bentonb.container import registry_of
+
+    assert registry_of(tag) == registry
+
+
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+def containerize_cli(*args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("bentonb")
+    return subprocess.run([str(exe), "containerize", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **NO_ENGINE})
+
+
+def test_containerize_tags_name_latest_too_unless_a_tag_is_given(iris_service, tmp_path):
+    path = Path(iris_service.save())
+    version = path.name.lower()
+    done = containerize_cli("IrisClassifier:latest", "--output-dir", str(tmp_path / "ctx"))
+    assert done.returncode == 3, done.stderr
+    assert f"-t irisclassifier:{version} -t irisclassifier:latest " in done.stderr
+    assert (tmp_path / "ctx" / "Dockerfile").is_file()
+    done = containerize_cli("IrisClassifier:latest", "-t", "my-iris:7",
+                            "--output-dir", str(tmp_path / "ctx2"))
+    assert done.returncode == 3 and "-t my-iris:7 " in done.stderr
+    assert "latest" not in done.stderr.split("docker build")[1]
+
+
+def test_containerize_push_needs_a_registry_in_the_tag(iris_service, tmp_path):
+    iris_service.save()
+    for tag in ([], ["-t", "my-iris:7"]):
+        done = containerize_cli("IrisClassifier:latest", "--push", *tag,
+                                "--output-dir", str(tmp_path / "ctx"))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: --push needs "
+                                                                       "a registry")
+        assert not (tmp_path / "ctx").exists()  # refused before anything was written
+    done = containerize_cli("IrisClassifier:latest", "--push", "-t", "localhost:5000/iris:1",
+                            "--output-dir", str(tmp_path / "ctx"))
+    assert done.returncode == 3 and "-t localhost:5000/iris:1 " in done.stderr
