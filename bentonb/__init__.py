@@ -21,7 +21,13 @@ from bentonb._version import __version__
 from bentonb.bundle import load  # noqa: E402
 from bentonb.bundle.source import record_service_source  # noqa: E402
 from bentonb.errors import BentonbError  # noqa: E402
-from bentonb.service import BentoService, api, artifacts, env  # noqa: E402
+from bentonb.service import (  # noqa: E402
+    BentoService,
+    api,
+    artifacts,
+    env,
+    web_static_content,
+)
 from bentonb.store import LocalStore  # noqa: E402
 
 
@@ -55,4 +61,5 @@ __all__ = [
     "load",
     "record_service_source",
     "serve",
+    "web_static_content",
 ]

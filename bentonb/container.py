@@ -54,9 +54,38 @@ def default_image_tag(manifest: BundleManifest) -> str:
     return f"{manifest.name.lower()}:{manifest.version.lower()}"
 
 
-def build_command(tag: str, context: Path, build_args: Mapping[str, str]) -> str:
+def image_tags(manifest: BundleManifest, tag: str | None = None) -> list[str]:
+    """The tags an image gets: ``tag`` alone when given, else ``name:version`` and
+    ``name:latest`` (lowercased), so ``docker run name`` runs the newest build."""
+    if tag:
+        return [tag]
+    return [default_image_tag(manifest), f"{manifest.name.lower()}:latest"]
+
+
+def registry_of(tag: str) -> str | None:
+    """The registry host a tag names (``ghcr.io/me/iris:1`` -> ``ghcr.io``), else None:
+    as Docker reads it, the first part is a registry when it holds a '.' or a ':', or is
+    ``localhost``."""
+    first, slash, _rest = tag.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def check_push(tags: list[str]) -> None:
+    """Refuse to push a tag that names no registry (it would go to Docker Hub's
+    ``library/``, which is never what is meant)."""
+    bare = [t for t in tags if registry_of(t) is None]
+    if bare:
+        raise BentonbError(
+            f"--push needs a registry in the image tag; '{bare[0]}' names none: give "
+            "-t REGISTRY/NAME:TAG, e.g. -t ghcr.io/me/iris:1 or -t localhost:5000/iris:1")
+
+
+def build_command(tag: str | list[str], context: Path, build_args: Mapping[str, str]) -> str:
     args = "".join(f" --build-arg {shlex.quote(f'{k}={v}')}" for k, v in build_args.items())
-    return f"docker build{args} -t {shlex.quote(tag)} {shlex.quote(str(context))}"
+    tags = "".join(f" -t {shlex.quote(t)}" for t in ([tag] if isinstance(tag, str) else tag))
+    return f"docker build{args}{tags} {shlex.quote(str(context))}"
 
 
 def _bentonb_wheel(into: Path) -> None:
@@ -123,13 +152,19 @@ def containerize(bundle: str | Path, tag: str | None = None, base_image: str | N
                  build_args: Mapping[str, str] | None = None, wheels: bool = False,
                  output_dir: Path | None = None, push: bool = False,
                  log: Log = print) -> BuiltImage:
-    """Build an image from a bundle directory, streaming the build log through ``log``."""
+    """Build an image from a bundle directory, streaming the build log through ``log``.
+
+    Without ``tag`` the image is ``name:version`` and ``name:latest``. With ``push``
+    the tag must name a registry; that is checked before anything is built."""
     bundle = Path(bundle)
     manifest = BundleManifest.read(bundle)
-    tag = tag or default_image_tag(manifest)
+    tags = image_tags(manifest, tag)
+    tag = tags[0]
+    if push:
+        check_push(tags)
     args = dict(build_args or {})
     context = write_context(bundle, output_dir, wheels, base_image, log)
-    command = build_command(tag, context, args)
+    command = build_command(tags, context, args)
     try:
         client = _client()
     except Exception as exc:  # noqa: BLE001 - no SDK, no socket, refused: all mean "no engine"
@@ -156,14 +191,18 @@ def containerize(bundle: str | Path, tag: str | None = None, base_image: str | N
                     emit(text.rstrip())
                 if "error" in chunk:
                     raise ImageBuildFailed(f"building {tag} failed: {chunk['error'].strip()}")
+            for extra in tags[1:]:
+                repository, _, version = extra.rpartition(":")
+                client.api.tag(tag, repository, version)
+                emit(f"tagged {extra}")
         except (APIError, DockerException) as exc:
             raise ImageBuildFailed(f"building {tag} failed: {exc}") from exc
-        if push:
-            repository, _, version = tag.rpartition(":")
-            emit(f"pushing {tag}")
+        for pushed in tags if push else []:
+            repository, _, version = pushed.rpartition(":")
+            emit(f"pushing {pushed}")
             for chunk in client.images.push(repository, version, stream=True, decode=True):
                 if "error" in chunk:
-                    raise ImageBuildFailed(f"pushing {tag} failed: {chunk['error']}")
+                    raise ImageBuildFailed(f"pushing {pushed} failed: {chunk['error']}")
     finally:
         if output_dir is None:  # a context of our own: once built, only the image is kept
             shutil.rmtree(context, ignore_errors=True)

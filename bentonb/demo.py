@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import bentonb
+    from bentonb.adapters.curl import curl_command
     from bentonb.examples.iris_classifier import IrisClassifier
 
     print("1. training an SVC on the iris data set")
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   POST {url} {SAMPLE} -> {answer}")
     assert answer == prediction
     print("   try it yourself:")
-    print(f"   curl -X POST -H 'Content-Type: application/json' --data '{SAMPLE}' {url}")
+    print(f"   {curl_command(service.get_inference_api('predict'), server.url, server.api_key)}")
     print(f"   web UI {server.url}/  docs {server.url}/docs")
     print(f"   or: bentonb run {service.name}:latest predict --input '{SAMPLE}'")
     if sys.stdin.isatty():

@@ -68,10 +68,10 @@ def test_dataframe_input_reads_csv_with_header():
     assert list(df.columns) == COLS and df.to_numpy().tolist() == ROWS
 
 
-def test_dataframe_input_refuses_csv_without_header():
-    body = b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"
-    with pytest.raises(BadInput, match="no header row"):
-        DataframeInput().from_http(HttpRequest(body, {"Content-Type": "text/csv"}))
+def test_dataframe_input_reads_a_numeric_csv_header_as_the_header():
+    body = b"0,1,2,3\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"
+    df = DataframeInput().from_http(HttpRequest(body, {"Content-Type": "text/csv"}))
+    assert list(df.columns) == ["0", "1", "2", "3"] and df.to_numpy().tolist() == ROWS
 
 
 def test_dataframe_input_columns_name_reorder_and_check():

@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import bentonb_cli
 from PIL import Image
 
@@ -100,9 +101,28 @@ def test_list_and_get(saved_iris):
     assert result.stdout.strip() == str(saved_iris)
     manifest = json.loads(bentonb_cli("get", "IrisClassifier:latest", "-o", "json").stdout)
     assert manifest["name"] == "IrisClassifier" and manifest["labels"] == {"stage": "dev"}
-    assert "name: IrisClassifier" in bentonb_cli("get", "IrisClassifier").stdout
     missing = bentonb_cli("get", "Nope:latest")
     assert missing.returncode == 1 and "unknown tag 'Nope:latest'" in missing.stderr
+
+
+def test_get_name_lists_versions_and_info_is_get(saved_iris, iris_service):
+    second = Path(iris_service.save())
+    tags = [f"IrisClassifier:{saved_iris.name}", f"IrisClassifier:{second.name}"]
+    for command in ("get", "info"):
+        listing = bentonb_cli(command, "IrisClassifier")
+        assert listing.returncode == 0, listing.stderr
+        lines = listing.stdout.splitlines()
+        assert lines[0].split() == ["TAG", "APIS", "ARTIFACTS", "LABELS", "CREATED"]
+        assert [line.split()[0] for line in lines[1:]] == tags
+        as_json = json.loads(bentonb_cli(command, "IrisClassifier", "-o", "json").stdout)
+        assert [b["tag"] for b in as_json] == tags
+        manifest = yaml.safe_load(bentonb_cli(command, tags[0]).stdout)
+        assert (manifest["name"], manifest["version"]) == ("IrisClassifier", saved_iris.name)
+        assert manifest["apis"][0]["input_type"] == "DataframeInput"
+        as_json = json.loads(bentonb_cli(command, tags[1], "-o", "json").stdout)
+        assert as_json["version"] == second.name
+    missing = bentonb_cli("info", "Nope")
+    assert missing.returncode == 1 and "unknown tag 'Nope'" in missing.stderr
 
 
 def test_delete_asks_first_and_then_deletes(saved_iris, iris_service):

@@ -358,7 +358,8 @@ def test_every_framework_refuses_foreign_objects(artifact, module, bad):
         Svc().pack("m", bad)
 
 
-FRAMEWORK_MODULES = ["sklearn", "pytorch", "keras", "xgboost", "spacy", "picklable", "json"]
+FRAMEWORK_MODULES = ["sklearn", "pytorch", "keras", "xgboost", "spacy", "picklable", "json",
+                     "fastai"]
 
 
 @pytest.mark.parametrize("name", FRAMEWORK_MODULES)
@@ -421,3 +422,27 @@ def test_xgboost_loads_only_xgboost_model_classes_named_by_a_manifest(tmp_path, 
     for bad in ("DMatrix", "train", "no_such_thing", 3):
         with pytest.raises(bentonb.errors.BundleError, match="not an XGBoost model class"):
             flavor.load_model_from_dir(tmp_path, {"class": bad})
+
+
+def test_fastai_artifact_says_fastai_is_missing(tmp_path, monkeypatch):
+    # fastai is not installed here (it needs a torchvision for this CPU torch); this
+    # checks what a user without it sees. The import is blocked so the test means the
+    # same wherever it runs.
+    monkeypatch.setitem(sys.modules, "fastai", None)
+    monkeypatch.setitem(sys.modules, "fastai.learner", None)
+    from bentonb.artifact import FastaiModelArtifact
+    from bentonb.errors import MissingDependency
+    from bentonb.frameworks import fastai as flavor
+
+    @bentonb.artifacts([FastaiModelArtifact("learner")])
+    class FastaiService(bentonb.BentoService):
+        pass
+
+    svc = FastaiService()  # declaring the artifact needs no fastai
+    assert svc.artifacts["learner"].framework == "fastai"
+    with pytest.raises(MissingDependency, match=r"FastaiModelArtifact needs fastai, which "
+                                                r"is not installed.*pip install fastai"):
+        svc.pack("learner", object())
+    with pytest.raises(MissingDependency, match="pip install fastai"):
+        flavor.load_model_from_dir(tmp_path, {"format": "export"})
+    assert bentonb.frameworks.artifact_class("FastaiModelArtifact") is FastaiModelArtifact

@@ -147,7 +147,11 @@ def check_cells(df: Any) -> None:
 
 
 def read_csv_body(data: bytes, charset: str = "utf-8") -> Any:
-    """A DataFrame from a CSV body with a header row, every row as wide as the header."""
+    """A DataFrame from a CSV body with a header row, every row as wide as the header.
+
+    The first line is always the header, even when its names are numbers: the
+    tutorials post ``0,1,2,3`` as the header of unnamed iris features.
+    """
     import pandas as pd
 
     if not data.strip():
@@ -159,12 +163,6 @@ def read_csv_body(data: bytes, charset: str = "utf-8") -> Any:
         df = pd.read_csv(io.BytesIO(data))
     except (ValueError, OverflowError) as exc:  # pandas' parser errors are ValueErrors
         raise BadInput(f"CSV body cannot be read: {exc}") from exc
-    header = [str(c) for c in df.columns]
-    if header and all(_is_number(c) for c in header):
-        raise BadInput(
-            f"CSV body has no header row: its first line ({','.join(header)}) looks like "
-            "data; add a line of column names first"
-        )
     return df
 
 
@@ -209,10 +207,3 @@ def _unquoted_widths(data: bytes) -> list[tuple[int, int]]:
     odd = present[fields[present] != fields[first]]
     return [(int(i) + 1, int(fields[i])) for i in (first, *odd[:1])]
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -71,5 +71,7 @@ def load_bundle(path: str | Path) -> Any:
                               f"{service.artifacts[spec.name].type_name}")
         service.artifacts[spec.name].load(where.artifact_dir(spec.name), spec.options,
                                           spec.metadata)
+    # The decorator's own path meant the author's directory; a bundle serves its copy.
+    service.web_static_dir = where.static_dir
     mark_saved(service, manifest, where.root)
     return service

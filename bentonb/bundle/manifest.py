@@ -7,6 +7,7 @@ path, a module name or a line of a generated file, before anyone uses it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from bentonb.store import MANIFEST_FILE, MAX_MANIFEST_BYTES
 from bentonb.tags import check_labels, check_name, check_version
 
 __all__ = ["MANIFEST_FILE", "ApiSpec", "ArtifactSpec", "BundleManifest", "EnvInfo"]
+
+#: One directory name: no separator, no ``..``, not hidden.
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
 @dataclass
@@ -66,6 +70,9 @@ class BundleManifest:
     apis: list[ApiSpec] = field(default_factory=list)
     artifacts: list[ArtifactSpec] = field(default_factory=list)
     env: EnvInfo = field(default_factory=EnvInfo)
+    #: The directory, inside the package directory, of the files the web server serves
+    #: at ``/`` (``@web_static_content``); None when the service has none.
+    web_static_content: str | None = None
 
     @property
     def tag(self) -> str:
@@ -107,6 +114,10 @@ class BundleManifest:
                 raise InvalidArgument(f"invalid artifact name {art.name!r}: it must be a "
                                       "Python identifier such as model")
         _check_text(self.created_at, "created_at")
+        static = self.web_static_content
+        if static is not None and not (isinstance(static, str) and _PLAIN_NAME.match(static)):
+            raise InvalidArgument(f"invalid web_static_content {static!r:.80}: the name of a "
+                                  "directory inside the bundle, such as web_static_content")
         for package in self.env.pip_packages:
             _check_text(package, "env.pip_packages entry")
         for word, what in [(self.env.docker_base_image, "env.docker_base_image"),

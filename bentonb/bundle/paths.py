@@ -34,6 +34,12 @@ class BundleLocation:
     def artifact_dir(self, name: str) -> Path:
         return self.package / "artifacts" / name
 
+    @property
+    def static_dir(self) -> Path | None:
+        """The bundle's copy of the ``@web_static_content`` directory, if it has one."""
+        name = self.manifest.web_static_content
+        return self.package / name if name else None
+
 
 def _resolved(path: Path) -> Path | None:
     try:
@@ -86,6 +92,10 @@ def locate(path: str | Path) -> BundleLocation:
     check_inside(root, where.module_file, "service module")
     for art in manifest.artifacts:
         check_inside(root, where.artifact_dir(art.name), f"artifact '{art.name}'")
+    if where.static_dir is not None:
+        if not check_inside(root, where.static_dir, "web static content").is_dir():
+            raise BundleError(f"bundle {root} is incomplete: its web static content "
+                              f"{where.static_dir.relative_to(root)} is not a directory")
     if manifest.env.setup_sh:
         check_inside(root, root / manifest.env.setup_sh, "setup script")
     if (package / MANIFEST_FILE).is_file():

@@ -10,9 +10,12 @@ however the save ends (an error, Ctrl-C).
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import platform
+import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,33 @@ from bentonb.store import LocalStore, fsync_dir
 from bentonb.tags import check_labels, check_name, check_version, new_version
 
 _MAX_SAVE_TRIES = 5
+#: Where, in the package directory, the ``@web_static_content`` files are copied.
+STATIC_DIR = "web_static_content"
+#: ``s3://bucket``, ``gs://...``, ``http://...``: a URL, not a directory here (also
+#: as ``Path`` spells it, ``s3:/bucket``; a scheme of two letters or more is never a
+#: Windows drive).
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
+
+
+class _StderrUntilConfigured(logging.StreamHandler):
+    """Writes to the current ``sys.stderr`` (a notebook's output area, a script's
+    terminal) until logging is configured for bentonb or the root logger; from then on
+    the records reach those handlers instead, and this one stays quiet."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if logging.getLogger("bentonb").handlers or logging.getLogger().handlers:
+            return
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+#: The save messages, at INFO, visible without any logging configuration as the
+#: tutorials show them: ``[time] INFO - BentoService bundle 'Name:version' saved to: PATH``.
+SAVE_LOG = logging.getLogger("bentonb.bundle")
+SAVE_LOG.setLevel(logging.INFO)
+_default = _StderrUntilConfigured()
+_default.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s - %(message)s"))
+SAVE_LOG.addHandler(_default)
 
 
 def sync_tree(root: Path) -> None:
@@ -69,6 +99,7 @@ def write_bundle(service: Any, target: Path, version: str,
         (package / rel).parent.mkdir(parents=True, exist_ok=True)
         (package / rel).write_text(text, encoding="utf-8")
 
+    static = _copy_static_content(service, package)
     artifact_specs = []
     modules = set()
     for art in service.artifacts:
@@ -99,6 +130,7 @@ def write_bundle(service: Any, target: Path, version: str,
         artifacts=artifact_specs,
         env=EnvInfo(list(spec.pip_packages), spec.infer_pip_packages,
                     spec.docker_base_image, "setup.sh" if spec.setup_sh else None),
+        web_static_content=static,
     )
     manifest.write(target / MANIFEST_FILE)
     manifest.write(package / MANIFEST_FILE)
@@ -123,6 +155,21 @@ def write_bundle(service: Any, target: Path, version: str,
     return manifest
 
 
+def _copy_static_content(service: Any, package: Path) -> str | None:
+    """Copy the service's ``@web_static_content`` directory into the package directory;
+    return its name there (None without one). Links are copied as the files they
+    point to, so the bundle holds no link."""
+    source = getattr(service, "web_static_dir", None)
+    if source is None:
+        return None
+    if not Path(source).is_dir():
+        raise InvalidArgument(f"@web_static_content({type(service)._web_static_content!r}) "
+                              f"of {service.name}: no directory at {source}; create it or "
+                              "point the decorator at the folder holding index.html")
+    shutil.copytree(source, package / STATIC_DIR, symlinks=False)
+    return STATIC_DIR
+
+
 def api_spec(api: Any) -> ApiSpec:
     """The manifest entry of one inference API."""
     return ApiSpec(
@@ -142,6 +189,7 @@ def save_bundle(service: Any, home: str | Path | None = None, version: str | Non
     Without ``version`` two processes saving at once always get distinct versions;
     with one, the second saver gets a clear error instead of replacing the first.
     """
+    _refuse_url(home, "base_path")
     store = LocalStore(home)
     name = check_name(service.name)
     labels = check_labels(labels)
@@ -163,8 +211,17 @@ def save_bundle(service: Any, home: str | Path | None = None, version: str | Non
                     raise _taken(name, chosen) from None
                 continue  # another process took this version a moment before us
         mark_saved(service, manifest, entry.path)
+        SAVE_LOG.info("BentoService bundle '%s' saved to: %s", manifest.tag, entry.path)
         return entry.path
     raise BundleError(f"could not find a free version for {name}")
+
+
+def _refuse_url(path: str | Path | None, what: str) -> None:
+    """A remote location is refused before anything is written (no ``s3:`` directory)."""
+    if path is not None and _URL.match(str(path)):
+        raise InvalidArgument(
+            f"{what}={str(path)!r}: remote stores are not supported; give a local directory "
+            "(or none for $BENTONB_HOME), then move the bundle with `bentonb export`")
 
 
 def _taken(name: str, version: str) -> InvalidArgument:
@@ -172,10 +229,11 @@ def _taken(name: str, version: str) -> InvalidArgument:
                            "version or delete it first")
 
 
-def save_to_dir(service: Any, path: Path, version: str | None = None,
+def save_to_dir(service: Any, path: str | Path, version: str | None = None,
                 labels: dict[str, str] | None = None) -> Path:
     """Save ``service`` as a bundle at ``path`` (a new or empty directory)."""
-    path = path.expanduser().resolve()
+    _refuse_url(path, "path")
+    path = Path(path).expanduser().resolve()
     check_name(service.name)
     version = check_version(version) if version is not None else new_version()
     labels = check_labels(labels)
@@ -193,6 +251,7 @@ def save_to_dir(service: Any, path: Path, version: str | None = None,
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     mark_saved(service, manifest, path)
+    SAVE_LOG.info("BentoService bundle '%s' saved to: %s", manifest.tag, path)
     return path
 
 

@@ -18,10 +18,15 @@ from bentonb.errors import BentonbError
 @click.argument("name", required=False)
 def list_command(labels: str | None, output: str, name: str | None) -> None:
     """List saved bundles (of NAME), oldest first."""
+    _print_bundles(store().list(name, parse_labels(labels)), output)
+
+
+def _print_bundles(stored: list[Any], output: str) -> None:
+    """A table (or JSON) of bundles, one row each; a damaged one is named and skipped."""
     from bentonb.bundle import BundleManifest
 
     bundles = []
-    for bundle in store().list(name, parse_labels(labels)):
+    for bundle in stored:
         try:
             bundles.append((bundle, BundleManifest.read(bundle.path)))
         except BentonbError as exc:  # one damaged bundle must not hide the others
@@ -49,9 +54,13 @@ def list_command(labels: str | None, output: str, name: str | None) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the requested value.")
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
 def get(tag: str, print_location: bool, quiet: bool, output: str) -> None:
-    """Show a bundle's manifest (or its location)."""
+    """Show bundle NAME:VERSION's manifest (or its location); for a bare NAME, list its
+    versions (NAME:latest is the newest's manifest)."""
     from bentonb.bundle import BundleManifest
 
+    if ":" not in tag and not print_location:
+        _print_bundles(store().select(tag), "json" if output == "json" else "table")
+        return
     bundle = store().get(tag)
     if print_location:
         click.echo(str(bundle.path) if quiet else f"{bundle.tag}: {bundle.path}")
@@ -63,6 +72,9 @@ def get(tag: str, print_location: bool, quiet: bool, output: str) -> None:
         import yaml
 
         click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+
+
+main.add_command(get, "info")  # the older name of `get`, as some tutorials write it
 
 
 @main.command()

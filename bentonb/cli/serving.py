@@ -112,6 +112,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
           cors_origins: tuple[str, ...], log_format: str, ngrok: bool,
           ngrok_token: str | None, api_key: str | None, api_key_file: str | None) -> None:
     """Serve a bundle (TAG, directory or archive) over HTTP until SIGTERM / Ctrl-C."""
+    from bentonb.adapters.curl import curl_command
     from bentonb.bundle import load_bundle, open_bundle
     from bentonb.server.app import MB, ServerConfig, choose_api_key, exposure_warning
     from bentonb.server.guards import host_pattern
@@ -155,15 +156,14 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
             url = tunnels[0].public_url
             click.echo(f"public URL: {url}", err=True)
         # A key of the user's own is never echoed: it came from the environment or a file.
-        shown = key if choice == "auto" else "$BENTONB_API_KEY"
-        auth = f" -H 'Authorization: Bearer {shown}'" if key else ""
-        if key and choice == "auto":
+        own_key = bool(key) and choice != "auto"
+        if key and not own_key:
             click.echo(f"API key: {key}", err=True)
-        api = service.inference_apis[0] if service.inference_apis else None
-        if api is not None:
-            example = api.input_adapter.example() or "@file"
-            click.echo(f"try: curl -X POST -H 'Content-Type: {api.input_adapter.media_types[0]}'"
-                       f"{auth} --data '{example}' {url}/{api.route}", err=True)
+        if service.inference_apis:
+            command = curl_command(service.inference_apis[0], url,
+                                   api_key=None if own_key else key,
+                                   api_key_env="BENTONB_API_KEY" if own_key else None)
+            click.echo(f"try: {command}", err=True)
 
     try:
         code = run_server(lambda: load_bundle(path), config, workers, ready, listening)

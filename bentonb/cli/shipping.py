@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from bentonb.cli.group import main
+from bentonb.errors import BentonbError
 
 
 @main.command()
 @click.argument("target")
-@click.option("-t", "--tag", "image_tag", help="Image name:tag (default: name:version, "
-                                                "lowercased).")
+@click.option("-t", "--tag", "image_tag", help="Image name:tag (default: name:version and "
+                                                "name:latest, lowercased).")
 @click.option("--base-image", help="Base image (default: python:X.Y-slim of the bundle).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="K=V",
               help="Build argument, repeatable.")
@@ -21,14 +22,15 @@ from bentonb.cli.group import main
                                              "context: the build needs no network.")
 @click.option("--output-dir", type=click.Path(file_okay=False),
               help="Where to write the build context (default: a temporary directory).")
-@click.option("--push", is_flag=True, help="Push the image after building it.")
+@click.option("--push", is_flag=True, help="Push the image after building it (the tag must "
+                                            "name a registry: -t ghcr.io/me/iris:1).")
 def containerize(target: str, image_tag: str | None, base_image: str | None,
                  build_args: tuple[str, ...], wheels: bool, output_dir: str | None,
                  push: bool) -> None:
     """Build a container image of a bundle through the Docker Engine API ($DOCKER_HOST:
     Docker or Podman). Without an engine, write the build context and exit 3."""
-    from bentonb.bundle import open_bundle
-    from bentonb.container import ContainerEngineUnavailable
+    from bentonb.bundle import BundleManifest, open_bundle
+    from bentonb.container import ContainerEngineUnavailable, check_push, image_tags
     from bentonb.container import containerize as build
 
     args = {}
@@ -38,6 +40,12 @@ def containerize(target: str, image_tag: str | None, base_image: str | None,
             raise click.BadParameter(f"'{pair}' is not K=V", param_hint="--build-arg")
         args[key] = value
     path = click.get_current_context().with_resource(open_bundle(target))
+    if push:
+        try:
+            check_push(image_tags(BundleManifest.read(path), image_tag))
+        except BentonbError as exc:  # a usage error: before any build, one line, exit 2
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
     try:
         image = build(path, image_tag, base_image, args, wheels,
                       Path(output_dir) if output_dir else None, push,

@@ -6,6 +6,7 @@ them imports its framework until a model is checked, saved or loaded.
 """
 
 from bentonb.frameworks.base import BaseArtifact, artifact_class
+from bentonb.frameworks.fastai import FastaiModelArtifact
 from bentonb.frameworks.json import JSONArtifact
 from bentonb.frameworks.keras import KerasModelArtifact
 from bentonb.frameworks.picklable import PickleArtifact
@@ -16,6 +17,7 @@ from bentonb.frameworks.xgboost import XgboostModelArtifact
 
 __all__ = [
     "BaseArtifact",
+    "FastaiModelArtifact",
     "JSONArtifact",
     "KerasModelArtifact",
     "PickleArtifact",

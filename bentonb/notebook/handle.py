@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from bentonb.adapters.curl import curl_command
 from bentonb.errors import BentonbError, InvalidArgument
 from bentonb.server.app import MB, ServerConfig, choose_api_key, exposure_warning
 from bentonb.server.thread import BackgroundServer
@@ -79,13 +80,7 @@ class ServingHandle:
         """A curl command that calls ``api`` (the first API by default)."""
         target = (self.service.get_inference_api(api) if api
                   else self.service.inference_apis[0])
-        adapter = target.input_adapter
-        base = self.public_url or self.url
-        auth = f" -H 'Authorization: Bearer {self.api_key}'" if self.api_key else ""
-        example = adapter.example()
-        data = f"--data '{example}'" if example else "--data-binary @FILE"
-        return (f"curl -X POST -H 'Content-Type: {adapter.media_types[0].replace('*', 'png')}'"
-                f"{auth} {data} {base}/{target.route}")
+        return curl_command(target, self.public_url or self.url, api_key=self.api_key)
 
     def swap(self, service: Any) -> None:
         """Serve ``service`` from now on; in-flight requests finish on the old one."""

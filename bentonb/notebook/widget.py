@@ -33,6 +33,7 @@ class ServingWidget:
                                       icon="play")
         self.containerize = widgets.Button(description="Containerize", icon="cube")
         self.stop = widgets.Button(description="Stop", button_style="danger", icon="stop")
+        self.curl = widgets.HTML()
         self.status = widgets.HTML()
         self.answer = widgets.Output(layout=widgets.Layout(border="1px solid #ddd"))
         self.log = widgets.Output(layout=widgets.Layout(max_height="20em", overflow="auto"))
@@ -42,7 +43,7 @@ class ServingWidget:
         self.stop.on_click(lambda _: self._stop())
         self._select_api()
         self.box = widgets.VBox([
-            self.header, self.api, self.body, self.upload,
+            self.header, self.api, self.body, self.upload, self.curl,
             widgets.HBox([self.predict, self.containerize, self.stop]),
             self.status, self.answer, self.log,
         ])
@@ -76,6 +77,8 @@ class ServingWidget:
         takes_files = api.input_adapter.accepts_files
         self.upload.layout.display = None if takes_files else "none"
         self.body.layout.display = "none" if takes_files else None
+        command = html.escape(self.handle.curl(api.name))
+        self.curl.value = f"<p>From a shell: <code>{command}</code></p>"
 
     def _start(self, work: Any) -> threading.Thread:
         thread = threading.Thread(target=work, daemon=True)

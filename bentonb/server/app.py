@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import tornado.routing
 import tornado.web
 
 from bentonb.errors import InvalidArgument
@@ -26,6 +27,8 @@ from bentonb.server.handlers import (
     HealthHandler,
     MetricsHandler,
     NotFoundHandler,
+    StaticContentHandler,
+    StaticContentMatches,
     StaticPage,
     log_access,
 )
@@ -141,7 +144,6 @@ def make_app(service: Any, config: ServerConfig | None = None) -> tornado.web.Ap
     s = {"state": state}
     html, js = "text/html; charset=utf-8", "application/json"
     app = tornado.web.Application([
-        (r"/", StaticPage, {**s, "attr": "index", "content_type": html}),
         (r"/docs/?", StaticPage, {**s, "attr": "docs", "content_type": html}),
         (r"/docs\.json", StaticPage, {**s, "attr": "openapi", "content_type": js}),
         (r"/metadata", StaticPage, {**s, "attr": "metadata", "content_type": js}),
@@ -149,6 +151,9 @@ def make_app(service: Any, config: ServerConfig | None = None) -> tornado.web.Ap
         (r"/(?:healthz|livez)", HealthHandler, s),
         (r"/readyz", HealthHandler, {**s, "ready": True}),
         (r"/metrics", MetricsHandler, s),
+        # After the server's own routes, before the default page and the APIs.
+        tornado.routing.Rule(StaticContentMatches(state), StaticContentHandler, s),
+        (r"/", StaticPage, {**s, "attr": "index", "content_type": html}),
         (r"/(.+)", ApiHandler, s),
     ], default_handler_class=NotFoundHandler, default_handler_args=s,
         log_function=log_access, compress_response=False)

@@ -9,15 +9,18 @@ Handlers stay thin; the decisions live in :mod:`bentonb.server.guards` and
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from typing import Any
 
+import tornado.routing
 import tornado.web
 
 from bentonb.server.guards import new_request_id, request_id
 from bentonb.server.logs import ACCESS
 from bentonb.server.metrics import CONTENT_TYPE
+from bentonb.server.pages import ORIGIN
 from bentonb.server.runtime import ServerState
 
 #: Headers a browser page of a listed origin may send.
@@ -120,7 +123,11 @@ class StaticPage(BaseHandler):
             self.write_json_error(503, LOADING)
             return
         self.set_header("Content-Type", self.content_type)
-        self.finish(getattr(self.state.runtime, self.attr))
+        page = getattr(self.state.runtime, self.attr)
+        if self.attr == "index":  # the Host was checked in prepare(): it is served here
+            origin = f"{self.request.protocol}://{self.request.host}"
+            page = page.replace(ORIGIN, html.escape(origin))
+        self.finish(page)
 
 
 class AssetHandler(BaseHandler, tornado.web.StaticFileHandler):
@@ -131,6 +138,45 @@ class AssetHandler(BaseHandler, tornado.web.StaticFileHandler):
     def initialize(self, state: ServerState, path: str) -> None:  # type: ignore[override]
         BaseHandler.initialize(self, state)
         tornado.web.StaticFileHandler.initialize(self, path)
+
+
+class StaticContentMatches(tornado.routing.PathMatches):
+    """Matches a GET or HEAD of the service's ``@web_static_content`` files: ``/`` when
+    the directory has an ``index.html``, any other path that is not an API's route.
+    Anything else falls through to the routes after it."""
+
+    def __init__(self, state: ServerState) -> None:
+        super().__init__(r"/(.*)")
+        self.state = state
+
+    def match(self, request: Any) -> dict[str, Any] | None:
+        runtime = self.state.runtime
+        if runtime is None or runtime.static_dir is None or \
+                request.method not in ("GET", "HEAD"):
+            return None
+        found = super().match(request)
+        if found is None:
+            return None
+        path = request.path[1:]
+        if path in runtime.apis:
+            return None
+        if path == "" and not (runtime.static_dir / "index.html").is_file():
+            return None
+        return found
+
+
+class StaticContentHandler(BaseHandler, tornado.web.StaticFileHandler):
+    """The ``@web_static_content`` files of the runtime serving now, rooted at its
+    directory: Tornado's checks refuse any path that resolves outside it (403)."""
+
+    methods = ("GET", "HEAD")
+
+    def initialize(self, state: ServerState) -> None:  # type: ignore[override]
+        BaseHandler.initialize(self, state)
+        runtime = state.runtime
+        root = runtime.static_dir if runtime is not None else None
+        tornado.web.StaticFileHandler.initialize(self, str(root or "/nonexistent"),
+                                                 default_filename="index.html")
 
 
 class HealthHandler(BaseHandler):

@@ -11,6 +11,12 @@ import html
 import json
 from typing import Any
 
+from bentonb.adapters.curl import curl_command
+
+#: Stands for the server's origin in the rendered page; each answer of ``/`` puts the
+#: origin the request came to in its place (a page is rendered once per service).
+ORIGIN = "http://bentonb-origin.invalid"
+
 UI_STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}
 h1{margin-bottom:.2rem} .muted{color:#666} section{border:1px solid #ddd;border-radius:8px;
@@ -47,7 +53,7 @@ async function send(form) {
 """
 
 
-def _api_section(api: Any) -> str:
+def _api_section(api: Any, api_key: bool) -> str:
     adapter = api.input_adapter
     info = json.dumps({"name": api.name, "route": api.route})
     media = "".join(f"<option>{html.escape(m)}</option>" for m in adapter.media_types
@@ -56,6 +62,8 @@ def _api_section(api: Any) -> str:
     if any(m.startswith(("image/", "application/octet-stream")) for m in adapter.media_types):
         file_input = '<p>or upload a file: <input type="file" name="file"></p>'
     doc = html.escape(api.doc or "")
+    curl = html.escape(curl_command(api, ORIGIN,
+                                    api_key_env="BENTONB_API_KEY" if api_key else None))
     return f"""
 <section id="api-{html.escape(api.name)}">
   <h2>POST /{html.escape(api.route)}</h2>
@@ -69,13 +77,17 @@ def _api_section(api: Any) -> str:
     <button type="submit">Send</button>
     <pre class="answer"></pre>
   </form>
+  <p>From a shell:</p>
+  <pre class="curl">{curl}</pre>
 </section>"""
 
 
-def index_page(service: Any) -> str:
-    """A small page listing the APIs with a form per API to try it."""
+def index_page(service: Any, api_key: bool = False) -> str:
+    """A small page listing the APIs with a form and a curl command per API to try it;
+    with ``api_key`` the commands send the key from ``$BENTONB_API_KEY`` (the page
+    never shows the key). The commands' URLs are :data:`ORIGIN`, to be replaced."""
     title = html.escape(f"{service.name} {service.version or ''}".strip())
-    sections = "".join(_api_section(api) for api in service.inference_apis)
+    sections = "".join(_api_section(api, api_key) for api in service.inference_apis)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title><style>{UI_STYLE}</style></head>
 <body>

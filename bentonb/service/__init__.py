@@ -17,6 +17,7 @@ from bentonb.service.decorators import (
     api,
     artifacts,
     env,
+    web_static_content,
 )
 from bentonb.service.inference_api import ApiConfig, InferenceAPI, split_rows
 
@@ -33,4 +34,5 @@ __all__ = [
     "artifacts",
     "env",
     "split_rows",
+    "web_static_content",
 ]

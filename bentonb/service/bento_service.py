@@ -100,6 +100,8 @@ class BentoService:
     __bentonb_service__ = True
     _artifact_specs: tuple[BaseArtifact, ...] = ()
     _env: EnvSpec = EnvSpec()
+    #: The directory ``@web_static_content`` named, as written (relative to the cwd).
+    _web_static_content: str | None = None
     _api_configs: dict[str, ApiConfig] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -128,6 +130,11 @@ class BentoService:
         self.version: str | None = None
         self.bundle_path: Path | None = None
         self.labels: dict[str, str] = {}
+        #: The files the web server serves at ``/``: the ``@web_static_content``
+        #: directory here, the bundle's own copy once loaded from a bundle.
+        self.web_static_dir: Path | None = (
+            Path(self._web_static_content).expanduser().resolve()
+            if self._web_static_content else None)
 
     def __repr__(self) -> str:
         tag = f"{self.name}:{self.version}" if self.version else self.name
@@ -169,11 +176,13 @@ class BentoService:
     def save(self, base_path: str | Path | None = None, version: str | None = None,
              labels: dict[str, str] | None = None) -> str:
         """Save a versioned bundle into the store at ``base_path`` (default
-        ``$BENTONB_HOME``); return its path. Nothing is written when the name, version
-        or labels are invalid, and nothing is left behind when the save fails."""
+        ``$BENTONB_HOME``, a local directory: a URL such as ``s3://...`` is refused);
+        return its path, and log ``BentoService bundle 'Name:version' saved to: PATH``.
+        Nothing is written when the name, version or labels are invalid, and nothing is
+        left behind when the save fails."""
         return str(save_bundle(self, base_path, version=version, labels=labels))
 
     def save_to_dir(self, path: str | Path, version: str | None = None,
                     labels: dict[str, str] | None = None) -> str:
         """Write the same bundle into ``path`` (new or empty); return it."""
-        return str(save_to_dir(self, Path(path), version=version, labels=labels))
+        return str(save_to_dir(self, path, version=version, labels=labels))

@@ -83,6 +83,24 @@ def artifacts(artifact_list: Sequence[BaseArtifact]) -> Callable[[type], type]:
     return decorate
 
 
+def web_static_content(path: str | Path) -> Callable[[type], type]:
+    """Serve the files of directory ``path`` from the service's web server:
+    ``@web_static_content('./static')``. Its ``index.html`` replaces the default page
+    at ``/``; other files are served under their paths (API routes and ``/docs`` keep
+    theirs). The directory is copied into the bundle when the service is saved, so a
+    bundle serves its own copy wherever it runs; it must exist by then."""
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise InvalidArgument(f"@web_static_content takes a directory path such as "
+                              f"'./static', got {path!r}")
+
+    def decorate(cls: type) -> type:
+        _check_service_class(cls, "@web_static_content")
+        cls._web_static_content = str(path)
+        return cls
+
+    return decorate
+
+
 def _check_service_class(cls: Any, decorator: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, BentoService)):
         raise InvalidArgument(f"{decorator} decorates a BentoService subclass, not {cls!r}")
