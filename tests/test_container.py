@@ -118,7 +118,7 @@ def test_no_engine_writes_the_context_and_exits_3(iris_service, tmp_path, monkey
     assert result.returncode == 3
     assert "no container engine is reachable" in result.stderr
     assert f"docker build --build-arg A=1 -t irisclassifier:{iris_service.version.lower()} " \
-           f"{tmp_path / 'ctx'}" in result.stderr
+           f"-t irisclassifier:latest {tmp_path / 'ctx'}" in result.stderr
     assert "Traceback" not in result.stderr
     assert (tmp_path / "ctx" / "Dockerfile").is_file()
     assert (tmp_path / "ctx" / "IrisClassifier" / "artifacts" / "model" / "model.joblib").is_file()
