@@ -9,12 +9,11 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from helpers import free_port, snapshot
+from helpers import ServeProcess, snapshot
 
 import bentonb
 from bentonb.bundle import BundleManifest, export_bundle, import_bundle
@@ -89,20 +88,25 @@ def test_two_processes_saving_the_same_version_get_one_bundle_and_one_clear_erro
     import joblib
 
     joblib.dump(iris_model, modules.folder / "clf.joblib")
+    # Each child says "ready" once loaded; both start saving when told "go".
     code = textwrap.dedent("""
-        import joblib, sys, time
+        import joblib, sys
         from iris_classifier import IrisClassifier
         clf = joblib.load("clf.joblib")
-        while time.time() < float(sys.argv[1]):
-            time.sleep(0.001)
+        service = IrisClassifier().pack("model", clf)
+        print("ready", flush=True)
+        sys.stdin.readline()
         try:
-            print(IrisClassifier().pack("model", clf).save(version="v1"))
+            print(service.save(version="v1"))
         except Exception as exc:
             print(f"ERROR {exc}")
     """)
-    start = str(time.time() + 3)
-    procs = [subprocess.Popen([sys.executable, "-c", code, start], cwd=modules.folder,
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=modules.folder, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(2)]
+    assert [p.stdout.readline() for p in procs] == ["ready\n", "ready\n"]
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outputs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
     assert all(p.returncode == 0 for p in procs)
     assert outputs[0].startswith("/") and outputs[0].endswith("/IrisClassifier/v1")
@@ -145,29 +149,15 @@ def test_serving_an_archive_removes_its_extraction_when_stopped(iris_service, tm
     archive = export_bundle("IrisClassifier:v1", tmp_path / "iris.tar.gz")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("bentonb")), "serve",
-                             str(archive), "--port", str(port), "--workers", str(workers)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(scratch)})
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.1)
-        answer = requests.post(f"http://127.0.0.1:{port}/predict", json=[[6.7, 3.0, 5.2, 2.3]],
+    server = ServeProcess(str(archive), "--port", "0", "--workers", str(workers),
+                          env={"TMPDIR": str(scratch)})
+    with server:
+        server.wait_started()
+        answer = requests.post(f"{server.url}/predict", json=[[6.7, 3.0, 5.2, 2.3]],
                                timeout=10)
         assert answer.status_code == 200 and answer.json() == [2]
         assert len(list(scratch.glob("bentonb-bundle-*"))) == 1
-        proc.send_signal(stop)
-        assert proc.wait(timeout=60) == 0, proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert server.stop(stop, timeout=60) == 0, server.output
     assert list(scratch.iterdir()) == []
 
 

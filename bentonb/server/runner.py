@@ -90,6 +90,11 @@ async def serve_sockets(load_service: Callable[[], Any], sockets: list[socket.so
         if on_ready:
             on_ready(loaded.result())
         await stopping
+    # From here on a repeated SIGTERM/SIGINT (a second Ctrl-C, a supervisor signalling
+    # again) must not kill the process mid-drain or mid-cleanup: the stop is under way.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_IGN)
     SERVER.info("shutting down: finishing %d request(s) in flight", app.state.in_flight)
     finished = await drain(app, server, config.graceful_timeout)
     if not finished:
