@@ -145,8 +145,8 @@ def _checked(manifest: BundleManifest, o: K8sOptions) -> tuple[str, str]:
     if not all(_DNS_1123.match(p) for p in o.cluster_domain.split(".")):
         raise InvalidArgument(f"--cluster-domain {o.cluster_domain!r} is not a domain name")
     if o.hpa_max is None and (o.hpa_min is not None or o.hpa_cpu is not None):
-        raise InvalidArgument("--hpa-min and --hpa-cpu need --hpa-max (which turns the "
-                              "autoscaler on)")
+        given = "--hpa-min" if o.hpa_min is not None else "--hpa-cpu"
+        raise InvalidArgument(f"{given} needs --hpa-max, which turns the autoscaler on")
     if o.hpa_max is not None:
         low = o.replicas if o.hpa_min is None else o.hpa_min
         if low < 1 or o.hpa_max < low:
