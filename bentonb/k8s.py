@@ -118,8 +118,9 @@ def _label_value(text: str) -> str:
     return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
 
 
-def _checked(manifest: BundleManifest, o: K8sOptions) -> tuple[str, str]:
-    """Check every option; return the resource name and the Secret's name."""
+def _checked(manifest: BundleManifest, o: K8sOptions) -> tuple[str, str, list[str]]:
+    """Check every option; return the resource name, the Secret's name and the extra
+    allowed hosts (lowercased)."""
     from bentonb.server.guards import host_pattern
 
     name = check_label(o.name, "--name", dns_1035=True) if o.name else \
@@ -140,17 +141,19 @@ def _checked(manifest: BundleManifest, o: K8sOptions) -> tuple[str, str]:
             raise InvalidArgument(f"--{limit.replace('_', '-')} {getattr(o, limit)} is below "
                                   f"--{request} {getattr(o, request)}: a limit is at least "
                                   "the request")
-    for host in o.allow_hosts:
-        host_pattern(host)
+    hosts = [host_pattern(host) for host in o.allow_hosts]
     if not all(_DNS_1123.match(p) for p in o.cluster_domain.split(".")):
         raise InvalidArgument(f"--cluster-domain {o.cluster_domain!r} is not a domain name")
     if o.hpa_max is None and (o.hpa_min is not None or o.hpa_cpu is not None):
         given = "--hpa-min" if o.hpa_min is not None else "--hpa-cpu"
         raise InvalidArgument(f"{given} needs --hpa-max, which turns the autoscaler on")
     if o.hpa_max is not None:
+        if o.hpa_min is not None and o.hpa_min < 1:
+            raise InvalidArgument(f"--hpa-min {o.hpa_min} must be >= 1")
         low = o.replicas if o.hpa_min is None else o.hpa_min
-        if low < 1 or o.hpa_max < low:
-            raise InvalidArgument(f"--hpa-max {o.hpa_max} must be >= --hpa-min {low} >= 1")
+        if o.hpa_max < low:
+            raise InvalidArgument(f"--hpa-max {o.hpa_max} is below --hpa-min {low} "
+                                  "(whose default is --replicas)")
         if o.hpa_cpu is not None and not 1 <= o.hpa_cpu <= 1000:
             raise InvalidArgument(f"--hpa-cpu {o.hpa_cpu} must be a percentage of the CPU "
                                   "request, 1 to 1000")
@@ -160,22 +163,22 @@ def _checked(manifest: BundleManifest, o: K8sOptions) -> tuple[str, str]:
     if len(secret) > 253 or not all(_DNS_1123.match(p) for p in secret.split(".")):
         raise InvalidArgument(f"--api-key-secret {secret!r} is not a Secret name: use "
                               "lowercase letters, digits, '-' and '.'")
-    return name, secret
+    return name, secret, hosts
 
 
 def render(manifest: BundleManifest, options: K8sOptions) -> dict[str, dict[str, Any]]:
     """The manifests for ``options.image`` serving this bundle, by file name (in
     :data:`FILES` order); ``hpa.yaml`` and ``secret.yaml`` only when asked."""
     o = options
-    name, secret = _checked(manifest, o)
+    name, secret, extra_hosts = _checked(manifest, o)
     selector = {"app.kubernetes.io/name": name}
     labels = {**selector, "app.kubernetes.io/version": _label_value(manifest.version),
               "app.kubernetes.io/managed-by": "bentonb"}
 
-    def meta(suffix: str = "") -> dict[str, Any]:
-        return {"name": name + suffix, "namespace": o.namespace, "labels": dict(labels)}
+    def meta() -> dict[str, Any]:
+        return {"name": name, "namespace": o.namespace, "labels": dict(labels)}
 
-    hosts = ",".join([*service_hosts(name, o.namespace, o.cluster_domain), *o.allow_hosts])
+    hosts = ",".join([*service_hosts(name, o.namespace, o.cluster_domain), *extra_hosts])
     key_ref = {"name": secret, "key": API_KEY_FIELD, "optional": not o.api_key_required}
 
     def probe(path: str, timeout: int) -> dict[str, Any]:

@@ -175,7 +175,7 @@ def test_autoscaler_secret_and_optional_key(bundle, tmp_path):
                        "--hpa-cpu", "60", "--secret-manifest", "--api-key-secret", "iris-key",
                        "--cpu", "250m", "--cpu-limit", "2", "--memory", "1Gi",
                        "--memory-limit", "2Gi", "--graceful-timeout", "30",
-                       "--allow-host", "iris.example.com,*.internal", "-o", str(out))
+                       "--allow-host", "Iris.Example.com,*.internal", "-o", str(out))
     assert code == 0, err
     docs = {p.stem: yaml.safe_load(p.read_text()) for p in out.iterdir()}
     assert sorted(docs) == ["deployment", "hpa", "pdb", "secret", "service"]
@@ -218,6 +218,8 @@ def test_autoscaler_secret_and_optional_key(bundle, tmp_path):
     (["--cpu", "lots"], "--cpu"),
     (["--cpu", "2", "--cpu-limit", "1"], "--cpu-limit"),
     (["--hpa-max", "2", "--hpa-min", "3"], "--hpa-max"),
+    (["--hpa-max", "2", "--hpa-min", "0"], "--hpa-min"),
+    (["--replicas", "3", "--hpa-max", "2"], "--hpa-max"),
     (["--hpa-cpu", "50"], "--hpa-cpu"),
     (["--allow-host", "api.example.com:443"], "--allow-host"),
     (["--api-key-secret", "Key_1"], "--api-key-secret"),
