@@ -19,7 +19,7 @@ from bentonb.bundle.manifest import BundleManifest
 from bentonb.cli import main
 from bentonb.container import default_image_tag
 from bentonb.errors import InvalidArgument
-from bentonb.k8s import K8sOptions, quantity, render, resource_name
+from bentonb.k8s import K8sOptions, check_label, quantity, render, resource_name
 
 # What each kind must carry: its API group/version, and the fields the API server
 # refuses an object without (from the Kubernetes API reference).
@@ -240,6 +240,11 @@ def test_names_are_dns_labels_derived_from_the_bundle_name():
     assert resource_name("A" * 61 + "_b" * 10) == "a" * 61 + "-b"
     with pytest.raises(InvalidArgument, match="starting with a letter"):
         resource_name("_2fast")
+    for text in ["iris\n", "-iris", "iris-", "x" * 64]:
+        with pytest.raises(InvalidArgument, match="is not a DNS label"):
+            check_label(text, "--namespace")
+    with pytest.raises(InvalidArgument, match="is not a quantity"):
+        quantity("1Gi\n", "--memory", memory=True)
     assert quantity("512Mi", "--memory", memory=True) == 512 * 2**20
     assert quantity("1.5G", "--memory", memory=True) == 1_500_000_000
     assert quantity("250m", "--cpu", memory=False) == quantity("0.25", "--cpu", memory=False)
