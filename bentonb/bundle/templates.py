@@ -6,6 +6,10 @@ import re
 
 from bentonb.bundle.manifest import BundleManifest
 
+#: The numeric user (and group) id the image's server runs as; a Kubernetes pod's
+#: ``runAsUser`` must name the same id.
+IMAGE_USER_ID = 1000
+
 DOCKERIGNORE = """\
 __pycache__/
 *.pyc
@@ -46,7 +50,8 @@ RUN python3 -m venv /opt/bentonb && \\
         pip install --no-cache-dir -r requirements.txt bentonb=={manifest.bentonb_version}; \\
     fi
 COPY . /bundle
-{setup}RUN useradd --create-home --uid 1000 bentonb && chmod +x /bundle/docker-entrypoint.sh
+{setup}RUN useradd --create-home --uid {IMAGE_USER_ID} bentonb && \\
+    chmod +x /bundle/docker-entrypoint.sh
 USER bentonb
 EXPOSE 5000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \\

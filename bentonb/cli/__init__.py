@@ -1,11 +1,11 @@
 """The ``bentonb`` command: manage, run and ship saved bundles.
 
-One module per family of commands (bundles, serving, shipping) on one click
+One module per family of commands (bundles, serving, shipping, k8s) on one click
 group; the console script is :func:`main`. The CLI sits on top of every other
 layer except the notebook, and nothing below imports it.
 """
 
-from bentonb.cli import bundles, serving, shipping  # noqa: F401  (they register commands)
+from bentonb.cli import bundles, k8s, serving, shipping  # noqa: F401  (they register commands)
 from bentonb.cli.group import main
 
 __all__ = ["main"]

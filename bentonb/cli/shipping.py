@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bentonb.cli.group import main
+from bentonb.cli.k8s import write_for_image
 from bentonb.errors import BentonbError
 
 
@@ -24,9 +25,12 @@ from bentonb.errors import BentonbError
               help="Where to write the build context (default: a temporary directory).")
 @click.option("--push", is_flag=True, help="Push the image after building it (the tag must "
                                             "name a registry: -t ghcr.io/me/iris:1).")
+@click.option("--k8s", "k8s_dir", type=click.Path(file_okay=False),
+              help="Also write Kubernetes manifests for the built image into this directory "
+                   "(`bentonb k8s` has their options).")
 def containerize(target: str, image_tag: str | None, base_image: str | None,
                  build_args: tuple[str, ...], wheels: bool, output_dir: str | None,
-                 push: bool) -> None:
+                 push: bool, k8s_dir: str | None) -> None:
     """Build a container image of a bundle through the Docker Engine API ($DOCKER_HOST:
     Docker or Podman). Without an engine, write the build context and exit 3."""
     from bentonb.bundle import BundleManifest, open_bundle
@@ -53,6 +57,8 @@ def containerize(target: str, image_tag: str | None, base_image: str | None,
     except ContainerEngineUnavailable as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(3)
+    if k8s_dir:
+        write_for_image(path, image.tag, Path(k8s_dir))
     click.echo(image.run_command)
 
 
