@@ -245,7 +245,8 @@ class ModelStore:
         for model in models:
             if model.tag.version == version:
                 return model
-        known = [str(m.tag) for m in self.list()]
+        stored = self.list()
+        known = sorted({m.tag.name for m in stored}) + [str(m.tag) for m in stored]
         raise NotFound(f"no model '{tag}' in store {self.home}{did_you_mean(str(tag), known)}")
 
     def delete(self, tag: str | Tag) -> builtins.list[Model]:
