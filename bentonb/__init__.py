@@ -17,10 +17,21 @@ Frameworks (pandas, torch, spacy, ...) are imported only when used.
 # Load the package bentonb.artifacts (older import paths) before the @artifacts decorator
 # is bound below: importing it any later would rebind ``bentonb.artifacts`` to the package.
 from bentonb import artifacts as _artifact_paths  # noqa: F401
+from bentonb import (  # noqa: E402
+    io,
+    keras,
+    models,  # noqa: E402
+    picklable_model,
+    pytorch,
+    sklearn,
+    spacy,
+    xgboost,
+)
 from bentonb._version import __version__
 from bentonb.bundle import load  # noqa: E402
 from bentonb.bundle.source import record_service_source  # noqa: E402
 from bentonb.errors import BentonbError  # noqa: E402
+from bentonb.sdk import Context, Runner, Service  # noqa: E402
 from bentonb.service import (  # noqa: E402
     BentoService,
     api,
@@ -53,11 +64,22 @@ def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPy
 __all__ = [
     "BentoService",
     "BentonbError",
+    "Context",
     "LocalStore",
+    "Runner",
+    "Service",
     "__version__",
     "api",
     "artifacts",
     "env",
+    "io",
+    "keras",
+    "models",
+    "picklable_model",
+    "pytorch",
+    "sklearn",
+    "spacy",
+    "xgboost",
     "load",
     "record_service_source",
     "serve",

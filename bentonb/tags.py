@@ -107,3 +107,35 @@ def parse_labels(text: str | None) -> dict[str, str]:
                                   f"'{pair}' is not key=value (e.g. stage=dev)")
         labels[key.strip()] = value.strip()
     return check_labels(labels)
+
+
+class Tag:
+    """A checked ``name:version`` pair, as models carry it: ``str(tag)`` is
+    ``name:version``; ``tag.name`` and ``tag.version`` are its parts."""
+
+    __slots__ = ("name", "version")
+
+    def __init__(self, name: str, version: str | None = None, kind: str = "model") -> None:
+        self.name = check_name(name, kind)
+        self.version = check_version(version, kind) if version is not None else None
+
+    @classmethod
+    def from_str(cls, text: Any, kind: str = "model") -> Tag:
+        """``Name[:version]``; ``latest`` (or no version) leaves the version unset."""
+        name, version = parse_tag(text, kind)
+        return cls(name, version, kind)
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}" if self.version else self.name
+
+    def __repr__(self) -> str:
+        return f"Tag(name={self.name!r}, version={self.version!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return str(self) == other
+        return isinstance(other, Tag) and (self.name, self.version) == (other.name,
+                                                                        other.version)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.version))

@@ -111,9 +111,11 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
           max_image_pixels: int | None, allow_hosts: tuple[str, ...],
           cors_origins: tuple[str, ...], log_format: str, ngrok: bool,
           ngrok_token: str | None, api_key: str | None, api_key_file: str | None) -> None:
-    """Serve a bundle (TAG, directory or archive) over HTTP until SIGTERM / Ctrl-C."""
+    """Serve a bundle (TAG, directory or archive), or MODULE:SVC (a service defined in
+    MODULE.py in the current directory), over HTTP until SIGTERM / Ctrl-C."""
     from bentonb.adapters.curl import curl_command
     from bentonb.bundle import load_bundle, open_bundle
+    from bentonb.sdk.target import load_target, module_target
     from bentonb.server.app import MB, ServerConfig, choose_api_key, exposure_warning
     from bentonb.server.guards import host_pattern
     from bentonb.server.logs import configure_logging
@@ -121,7 +123,15 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
 
     configure_logging(log_format)
     # An archive is extracted for as long as the command runs, removed when it ends.
-    path = ctx.with_resource(open_bundle(target))
+    in_module = module_target(target)
+    if in_module is not None:
+        def load() -> Any:
+            return load_target(*in_module)
+    else:
+        path = ctx.with_resource(open_bundle(target))
+
+        def load() -> Any:
+            return load_bundle(path)
     choice = _api_key_choice(ctx, api_key, api_key_file)
     key = choose_api_key(choice, public=ngrok)
     config = ServerConfig(host=host, port=port, enable_microbatch=enable_microbatch,
@@ -166,7 +176,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
             click.echo(f"try: {command}", err=True)
 
     try:
-        code = run_server(lambda: load_bundle(path), config, workers, ready, listening)
+        code = run_server(load, config, workers, ready, listening)
     finally:
         for tunnel in tunnels:
             tunnel.close()

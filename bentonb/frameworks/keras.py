@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bentonb.frameworks.base import BaseArtifact, is_instance_of, module_version
+from bentonb.frameworks.model_api import bind
 
 FRAMEWORK = "keras"
 EXPECTED = "a Keras model (keras.Model)"
@@ -56,3 +57,8 @@ class KerasModelArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([KerasModelArtifact('model')])``."""
 
     flavor = sys.modules[__name__]
+
+
+#: The 1.x API, public as ``bentonb.keras``.
+save_model, get, load_model = bind(
+    sys.modules[__name__], {"predict": {"batchable": False}}, "keras")

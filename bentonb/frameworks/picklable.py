@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bentonb.frameworks.base import BaseArtifact, pickle_local_modules_by_value
+from bentonb.frameworks.model_api import bind
 
 FRAMEWORK = "cloudpickle"
 EXPECTED = "any picklable object"
@@ -52,3 +53,8 @@ class PickleArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([PickleArtifact('model')])``."""
 
     flavor = sys.modules[__name__]
+
+
+#: The 1.x API, public as ``bentonb.picklable_model``.
+save_model, get, load_model = bind(
+    sys.modules[__name__], {"__call__": {"batchable": False}}, "picklable_model")

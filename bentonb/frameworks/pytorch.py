@@ -22,6 +22,7 @@ from bentonb.frameworks.base import (
     module_version,
     pickle_local_modules_by_value,
 )
+from bentonb.frameworks.model_api import bind
 
 FRAMEWORK = "pytorch"
 EXPECTED = "a PyTorch model (torch.nn.Module or a TorchScript module)"
@@ -68,3 +69,8 @@ class PytorchModelArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([PytorchModelArtifact('net')])``."""
 
     flavor = sys.modules[__name__]
+
+
+#: The 1.x API, public as ``bentonb.pytorch``.
+save_model, get, load_model = bind(
+    sys.modules[__name__], {"__call__": {"batchable": False}}, "pytorch")

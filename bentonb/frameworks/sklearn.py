@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bentonb.frameworks.base import BaseArtifact, is_instance_of, module_version
+from bentonb.frameworks.model_api import bind
 
 FRAMEWORK = "scikit-learn"
 EXPECTED = "a scikit-learn estimator (sklearn.base.BaseEstimator)"
@@ -50,3 +51,8 @@ class SklearnModelArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([SklearnModelArtifact('model')])``."""
 
     flavor = sys.modules[__name__]
+
+
+#: The 1.x API, public as ``bentonb.sklearn``.
+save_model, get, load_model = bind(
+    sys.modules[__name__], {"predict": {"batchable": False}}, "sklearn")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bentonb.frameworks.base import BaseArtifact, is_instance_of, module_version
+from bentonb.frameworks.model_api import bind
 
 FRAMEWORK = "spacy"
 EXPECTED = "a spaCy pipeline (spacy.language.Language)"
@@ -48,3 +49,8 @@ class SpacyModelArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([SpacyModelArtifact('nlp')])``."""
 
     flavor = sys.modules[__name__]
+
+
+#: The 1.x API, public as ``bentonb.spacy``.
+save_model, get, load_model = bind(
+    sys.modules[__name__], {"__call__": {"batchable": False}}, "spacy")

@@ -18,6 +18,7 @@ from typing import Any
 
 from bentonb.errors import BundleError
 from bentonb.frameworks.base import BaseArtifact, is_instance_of, module_version
+from bentonb.frameworks.model_api import bind
 
 FRAMEWORK = "xgboost"
 EXPECTED = "an XGBoost model (xgboost.Booster or xgboost.XGBModel)"
@@ -59,3 +60,8 @@ class XgboostModelArtifact(BaseArtifact):
     """0.x artifact: ``@artifacts([XgboostModelArtifact('model')])``."""
 
     flavor = sys.modules[__name__]
+
+
+#: The 1.x API, public as ``bentonb.xgboost``.
+save_model, get, load_model = bind(
+    sys.modules[__name__], {"predict": {"batchable": False}}, "xgboost")

@@ -147,7 +147,26 @@ class ApiHandler(BaseHandler):
         count = adapter.count(value)
         if count == 0:
             raise BadInput("request holds no input items")
+        # A 1.x API whose function takes a ``ctx`` sees the request and sets the response.
+        new_context = getattr(self.api, "new_context", None)
+        if new_context is not None:
+            self._ctx = new_context(request.method, self.request.headers,
+                                    self.request.query_arguments, self.request.path)
+            value = self.api.with_context(value, self._ctx)
         return await self.runner.submit(value, count, self.request_id)
+
+    def _apply_context(self, status: int) -> int:
+        """The status, headers and cookies an API function set on ``ctx.response``."""
+        response = getattr(getattr(self, "_ctx", None), "response", None)
+        if response is None:
+            return status
+        for name, value in response.headers.items():
+            self.set_header(name, value)
+        for c in response.cookies:
+            self.set_cookie(c.key, c.value, path=c.path, httponly=c.httponly,
+                            secure=c.secure, **({"max_age": c.max_age} if c.max_age else {}))
+        code = response.status_code
+        return code if isinstance(code, int) and 100 <= code <= 599 else status
 
     def _log_failure(self, exc: BaseException) -> None:
         if not getattr(exc, "__bentonb_logged__", False):
@@ -173,7 +192,7 @@ class ApiHandler(BaseHandler):
                 self.set_status(CLIENT_GONE)  # nobody to answer; the access log says so
             else:
                 response = api.output_adapter.to_http(work.result())
-                status = response.status
+                status = self._apply_context(response.status)
                 self.set_status(status)
                 self.set_header("Content-Type", response.content_type)
                 self.finish(response.body)

@@ -22,6 +22,7 @@ from bentonb.server.guards import RequestGuard
 from bentonb.server.metrics import ServerMetrics
 from bentonb.server.openapi import openapi_spec
 from bentonb.server.pages import index_page, swagger_page
+from bentonb.server.runner_host import RunnerHost
 
 if TYPE_CHECKING:
     from bentonb.server.app import ServerConfig
@@ -57,6 +58,11 @@ class ServiceRuntime:
 
     def __init__(self, service: Any, config: ServerConfig, metrics: ServerMetrics) -> None:
         self.service = service
+        # A 1.x service's runners batch through this server's micro-batchers.
+        self.host: RunnerHost | None = None
+        if callable(getattr(service, "bind_host", None)):
+            self.host = RunnerHost(config, metrics)
+            service.bind_host(self.host)
         self.apis: dict[str, Any] = {}
         self.runners: dict[str, Any] = {}
         for api in service.inference_apis:
@@ -71,7 +77,8 @@ class ServiceRuntime:
             else:
                 self.runners[api.route] = DirectRunner(
                     api.run_batch, name=api.name, metrics=hook,
-                    max_concurrency=config.max_concurrency or 1,
+                    max_concurrency=config.max_concurrency
+                    or getattr(api, "max_concurrency", None) or 1,
                     max_queue=config.max_queue, max_wait=config.timeout)
         self.metadata = json.dumps(service_metadata(service), default=str)
         self.openapi = json.dumps(openapi_spec(service))
@@ -85,6 +92,8 @@ class ServiceRuntime:
 
     def acquire(self) -> None:
         self.in_flight += 1
+        if self.host is not None:
+            self.host.bind_loop()
 
     def release(self) -> None:
         self.in_flight -= 1
@@ -100,6 +109,9 @@ class ServiceRuntime:
     def close(self) -> None:
         for runner in self.runners.values():
             runner.close()
+        if self.host is not None:
+            self.service.unbind_host(self.host)
+            self.host.close()
 
 
 class ServerState:

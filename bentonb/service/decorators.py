@@ -3,8 +3,8 @@
 Each checks its arguments once, at class definition, and records them on the
 class (:class:`EnvSpec`, the artifact specs, :class:`ApiConfig`);
 :class:`BentoService` reads them when a subclass is defined or instantiated.
-This module must never import ``bentonb.bundle``, ``bentonb.server`` or any ML
-framework.
+This module must never import ``bentonb.server`` or any ML framework; from
+``bentonb.bundle`` it takes only the route rules an API description shares.
 """
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ from typing import Any
 
 from bentonb.adapters.base import input_adapter, output_adapter
 from bentonb.adapters.json_output import JsonOutput
+from bentonb.bundle.routes import (
+    DEFAULT_MB_MAX_BATCH_SIZE,
+    DEFAULT_MB_MAX_LATENCY_MS,
+    RESERVED_ROUTES,
+    check_route,
+)
 from bentonb.errors import InvalidArgument, did_you_mean
 from bentonb.frameworks.base import BaseArtifact
 from bentonb.service.bento_service import BentoService, EnvSpec
 from bentonb.service.inference_api import ApiConfig
-
-#: Routes the server answers itself; an API may not take them.
-RESERVED_ROUTES = frozenset({
-    "", "docs", "docs.json", "openapi.json", "healthz", "livez", "readyz", "metrics",
-    "metadata", "static", "favicon.ico", "ui",
-})
-DEFAULT_MB_MAX_BATCH_SIZE = 1000
-DEFAULT_MB_MAX_LATENCY_MS = 10_000
 
 
 def env(pip_packages: Sequence[str] | None = None, infer_pip_packages: bool | None = None,
@@ -141,28 +139,12 @@ def api(*args: Any, input: Any = None, output: Any = None, batch: bool = False,
         func._bentonb_api = ApiConfig(
             func=func, input=in_adapter, output=out_adapter,
             batch=bool(batch) or in_adapter.always_batch, name=name,
-            route=_checked_route(route, name), mb_max_batch_size=max_batch,
+            route=check_route(route, name), mb_max_batch_size=max_batch,
             mb_max_latency=max_latency, doc=inspect.cleandoc(func.__doc__ or ""),
         )
         return func
 
     return decorate
-
-
-def _checked_route(route: str | None, name: str) -> str:
-    """The API's route without slashes, refused when the server owns it or it has odd characters."""
-    api_route = (route if route is not None else name).strip("/")
-    if api_route.split("/")[0] in RESERVED_ROUTES:
-        raise InvalidArgument(
-            f"route '/{api_route}' of API '{name}' is reserved by the server "
-            f"(reserved: {', '.join(sorted(r for r in RESERVED_ROUTES if r))}); "
-            "pick another api_name= or route="
-        )
-    if not all(part and all(c.isalnum() or c in "-_." for c in part)
-               for part in api_route.split("/")):
-        raise InvalidArgument(f"route {route!r} of API '{name}' may hold letters, digits, "
-                              "'-', '_', '.' and '/' only")
-    return api_route
 
 
 def _positive(value: Any, name: str, default: Any, kind: type) -> Any:
@@ -171,3 +153,8 @@ def _positive(value: Any, name: str, default: Any, kind: type) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise InvalidArgument(f"@api({name}=...) must be a positive number, got {value!r}")
     return kind(value)
+
+
+_checked_route = check_route  # the older private name
+__all__ = ["DEFAULT_MB_MAX_BATCH_SIZE", "DEFAULT_MB_MAX_LATENCY_MS", "RESERVED_ROUTES", "api",
+           "artifacts", "env"]
