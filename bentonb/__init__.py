@@ -31,10 +31,14 @@ from bentonb._version import __version__
 from bentonb.bundle import load  # noqa: E402
 from bentonb.bundle.source import record_service_source  # noqa: E402
 from bentonb.errors import BentonbError  # noqa: E402
+
+# bentonb.generations loads the 0.x package bentonb.service before this binds the name
+# to the decorator, so the import system never rebinds it; bentonb.service.X still works.
+from bentonb.generations import api, service  # noqa: E402
+from bentonb.models import BentoModel  # noqa: E402
 from bentonb.sdk import Context, Runner, Service  # noqa: E402
 from bentonb.service import (  # noqa: E402
     BentoService,
-    api,
     artifacts,
     env,
     web_static_content,
@@ -62,6 +66,7 @@ def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPy
 
 
 __all__ = [
+    "BentoModel",
     "BentoService",
     "BentonbError",
     "Context",
@@ -83,5 +88,6 @@ __all__ = [
     "load",
     "record_service_source",
     "serve",
+    "service",
     "web_static_content",
 ]

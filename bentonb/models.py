@@ -165,11 +165,40 @@ class Model:
             raise BentonbError("no model loader installed: import bentonb first")
         return _RUNTIME["loader"](self)
 
+    def path_of(self, *parts: str) -> str:
+        """The path of a file the framework wrote in this model's directory."""
+        return str(self.path.joinpath(*parts))
+
     def to_runner(self, name: str | None = None, **options: Any) -> Any:
         """A runner calling this model's signatures (``runner.predict.run(x)``)."""
         if _RUNTIME["runner"] is None:
             raise BentonbError("no runner support installed: import bentonb first")
         return _RUNTIME["runner"](self, name=name, **options)
+
+
+class BentoModel:
+    """A stored model named as a class attribute of a ``@bentonb.service`` class:
+    ``model = BentoModel("iris:latest")``. Reading the attribute gives the stored
+    :class:`Model` (``.path``, ``.load_model()``, ``bentonb.sklearn.load_model(...)``);
+    the tag is resolved on first read and then kept, so ``latest`` means the version
+    that was latest when the service first used it."""
+
+    def __init__(self, tag: str | Tag) -> None:
+        parse_tag(str(tag), "model")  # a malformed tag fails where the class is defined
+        self.tag = str(tag)
+        self._model: Model | None = None
+
+    def __repr__(self) -> str:
+        return f'BentoModel("{self.tag}")'
+
+    def resolve(self) -> Model:
+        """The stored model (:class:`NotFound` naming the tag when it is not stored)."""
+        if self._model is None:
+            self._model = ModelStore().get(self.tag)
+        return self._model
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Model:
+        return self.resolve()
 
 
 def _read(path: Path) -> Model | None:

@@ -15,6 +15,7 @@ from bentonb.adapters.file_input import FileInput
 from bentonb.adapters.image_input import ImageInput
 from bentonb.adapters.json_input import JsonInput
 from bentonb.adapters.json_output import JsonOutput, to_jsonable
+from bentonb.adapters.multipart_input import MultipartInput
 from bentonb.adapters.numpy_input import NumpyInput
 from bentonb.adapters.string_input import StringInput
 
@@ -29,6 +30,7 @@ __all__ = [
     "ImageInput",
     "JsonInput",
     "JsonOutput",
+    "MultipartInput",
     "NumpyInput",
     "RequestLimits",
     "StringInput",

@@ -183,6 +183,8 @@ class FormPart:
     name: str
     filename: str | None
     content: bytes
+    #: The part's own Content-Type header, parameters included (``""`` when none).
+    content_type: str = ""
 
 
 def multipart_parts(request: HttpRequest) -> list[FormPart]:
@@ -203,7 +205,8 @@ def multipart_parts(request: HttpRequest) -> list[FormPart]:
         raise BadInput(f"multipart body ends without its closing boundary "
                        f"'--{boundary}--' (was it cut short?)")
     parts = [FormPart(part.get_param("name", header="content-disposition") or "",
-                      part.get_filename(), part.get_payload(decode=True) or b"")
+                      part.get_filename(), part.get_payload(decode=True) or b"",
+                      str(part.get("Content-Type", "")))
              for part in message.iter_parts()]
     if not parts:
         raise BadInput("multipart body has no parts")

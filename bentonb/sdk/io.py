@@ -15,6 +15,7 @@ from bentonb.adapters.file_input import FileInput
 from bentonb.adapters.image_input import ImageInput
 from bentonb.adapters.json_input import JsonInput
 from bentonb.adapters.json_output import JsonOutput
+from bentonb.adapters.multipart_input import MultipartInput
 from bentonb.adapters.numpy_input import NumpyInput
 from bentonb.adapters.string_input import StringInput
 from bentonb.errors import InvalidArgument
@@ -97,6 +98,14 @@ class Text(StringInput):
         return JsonOutput()
 
 
+class Multipart(MultipartInput):
+    """``Multipart(image=Image(), meta=JSON())``: a multipart/form-data body whose parts
+    are read by their own IO; the function receives a dict of the parts' values."""
+
+    def output_adapter(self) -> BaseOutputAdapter:
+        raise InvalidArgument("Multipart() as an output is not supported; use output=JSON()")
+
+
 def as_input(spec: Any) -> BaseInputAdapter:
     from bentonb.adapters.base import input_adapter
 
@@ -118,4 +127,5 @@ def as_output(spec: Any) -> BaseOutputAdapter:
                           f"{spec!r:.80}")
 
 
-__all__ = ["JSON", "File", "Image", "NumpyNdarray", "PandasDataFrame", "PandasSeries", "Text"]
+__all__ = ["JSON", "File", "Image", "Multipart", "NumpyNdarray", "PandasDataFrame",
+           "PandasSeries", "Text"]

@@ -1,9 +1,10 @@
 """``module:attribute`` serve targets: a service defined in a ``.py`` file.
 
 ``bentonb serve bentoml_service:svc`` imports ``bentoml_service`` from the
-current directory and serves its ``svc`` (a 1.x :class:`~bentonb.Service`, or
-a 0.x service class or instance). A target is a module target only when the
-module file is there, so bundle tags (``Name:version``) keep their meaning.
+current directory and serves its ``svc`` (a 1.x :class:`~bentonb.Service`, a
+``@bentonb.service`` class, or a 0.x service class or instance). A target is a
+module target only when the module file is there, so bundle tags
+(``Name:version``) keep their meaning.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bentonb.errors import InvalidArgument
+from bentonb.sdk.classes import ClassService, is_service_class
 
 _TARGET = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):"
                      r"([A-Za-z_][A-Za-z0-9_]*)")
@@ -45,11 +47,14 @@ def load_target(module: str, attribute: str, cwd: str | Path | None = None) -> A
         raise InvalidArgument(f"module {module} has no attribute '{attribute}' (it defines: "
                               f"{', '.join(names[:20])})")
     service = getattr(loaded, attribute)
-    if isinstance(service, type) and getattr(service, SERVICE_MARKER, False) is True:
+    if is_service_class(service):  # a @bentonb.service class: its __init__ loads the models
+        service = ClassService(service)
+    elif isinstance(service, type) and getattr(service, SERVICE_MARKER, False) is True:
         service = service()
     if not hasattr(service, "inference_apis"):
         raise InvalidArgument(f"{module}:{attribute} is a {type(service).__name__}, not a "
-                              "service: serve a bentonb.Service (svc = bentonb.Service(...))")
+                              "service: serve a bentonb.Service (svc = bentonb.Service(...)) or a "
+                              "@bentonb.service class")
     if callable(getattr(service, "init_runners", None)):
         service.init_runners()
     return service

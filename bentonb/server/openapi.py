@@ -102,7 +102,8 @@ def openapi_spec(service: Any) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": service.name, "version": service.version or "unsaved",
-                 "description": (type(service).__doc__ or "").strip()
+                 "description": (getattr(service, "description", None)
+                                 or type(service).__doc__ or "").strip()
                  or f"{service.name} prediction service, served by bentonb."},
         "paths": paths,
         "components": {"schemas": schemas},

@@ -89,6 +89,20 @@ class _ApiDescriptor:
         return instance._apis[self.config.name]
 
 
+def _refuse_class_style_api(cls: type, attr: str, value: Any) -> None:
+    """A method marked by the 1.2+ ``@bentonb.api`` (bare or ``batchable=``) in a
+    BentoService: the 0.x error, since a BentoService API names its input adapter."""
+    options = getattr(value, "__bentonb_class_api__", None)
+    if options is None:
+        return
+    if options.bare:
+        raise InvalidArgument(f"{cls.__name__}.{attr}: @api needs an input adapter: write "
+                              "@api(input=JsonInput()) rather than a bare @api")
+    raise InvalidArgument(f"{cls.__name__}.{attr}: a BentoService API takes @api(input=..., "
+                          "batch=...); batchable=, max_batch_size= and friends are for "
+                          "@bentonb.service classes")
+
+
 class BentoService:
     """Base class of prediction services.
 
@@ -108,6 +122,7 @@ class BentoService:
         super().__init_subclass__(**kwargs)
         configs = dict(getattr(cls, "_api_configs", {}))
         for attr, value in list(vars(cls).items()):
+            _refuse_class_style_api(cls, attr, value)
             config = getattr(value, "_bentonb_api", None)
             if isinstance(value, _ApiDescriptor):
                 config = value.config
