@@ -20,6 +20,7 @@ from bentonb import artifacts as _artifact_paths  # noqa: F401
 from bentonb import (  # noqa: E402
     io,
     keras,
+    mlflow,
     models,  # noqa: E402
     picklable_model,
     pytorch,
@@ -79,6 +80,7 @@ __all__ = [
     "env",
     "io",
     "keras",
+    "mlflow",
     "models",
     "picklable_model",
     "pytorch",
