@@ -162,10 +162,12 @@ def test_bad_api_options_are_refused_clearly(kwargs, message):
 
 
 def test_bare_api_decorator_and_bad_input_are_refused():
+    # A bare @api is the 1.2+ style; in a BentoService it is the 0.x mistake it always was.
     with pytest.raises(InvalidArgument, match="needs an input adapter"):
-        @api
-        def predict(self, x):
-            return x
+        class Bare(BentoService):
+            @api
+            def predict(self, x):
+                return x
     with pytest.raises(InvalidArgument, match="input= must be an input adapter"):
         api(input=42)
 
