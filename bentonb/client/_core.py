@@ -98,8 +98,8 @@ def encode(api: ApiInfo, data: Any) -> Encoded:
         return Encoded({"Content-Type": "text/plain; charset=utf-8"}, body)
     if api.kind == "table" and isinstance(data, str):
         return Encoded({"Content-Type": "text/csv; charset=utf-8"}, data.encode("utf-8"))
-    if api.kind == "table" and _is_pandas(data, ("DataFrame", "Series")):
-        frame = data.to_frame() if type(data).__name__ == "Series" else data
+    if api.kind == "table" and _is_pandas_table(data):
+        frame = data.to_frame() if hasattr(data, "to_frame") else data
         orient = api.input_config.get("orient") or "split"
         # split keeps column order and names; its index is not part of the input
         body = frame.to_json(orient=orient, index=False) if orient == "split" \
@@ -115,9 +115,13 @@ def encode(api: ApiInfo, data: Any) -> Encoded:
     return Encoded({"Content-Type": "application/json"}, body)
 
 
-def _is_pandas(value: Any, names: tuple[str, ...]) -> bool:
-    return "pandas" in sys.modules and type(value).__name__ in names and \
-        type(value).__module__.startswith("pandas")
+def _is_pandas_table(value: Any) -> bool:
+    """True for a pandas DataFrame or Series (without importing pandas)."""
+    if "pandas" not in sys.modules:
+        return False
+    import pandas as pd
+
+    return isinstance(value, (pd.DataFrame, pd.Series))
 
 
 def _file_bytes(data: Any, api: ApiInfo) -> tuple[str, bytes]:
