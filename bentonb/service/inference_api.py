@@ -51,6 +51,8 @@ class InferenceAPI:
         self.service = service
         self.config = config
         self._func = config.func.__get__(service, type(service))
+        #: True when the API function is a generator: the server streams its items.
+        self.streaming = is_streaming(config.func)
 
     name = property(lambda self: self.config.name)
     route = property(lambda self: self.config.route)
@@ -60,11 +62,6 @@ class InferenceAPI:
     mb_max_batch_size = property(lambda self: self.config.mb_max_batch_size)
     mb_max_latency = property(lambda self: self.config.mb_max_latency)
     doc = property(lambda self: self.config.doc)
-
-    @property
-    def streaming(self) -> bool:
-        """True when the API function is a generator: the server streams its items."""
-        return is_streaming(self.config.func)
 
     def open_stream(self, value: Any) -> Any:
         """The generator of a streaming API for one request's parsed value (not run
