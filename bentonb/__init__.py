@@ -59,6 +59,15 @@ def serve(target, **options):
     return _serve(target, **options)
 
 
+def __getattr__(name):
+    # The clients import httpx: loaded on first use so `import bentonb` stays fast.
+    if name in ("Client", "AsyncClient"):
+        from bentonb import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'bentonb' has no attribute {name!r}")
+
+
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
     """``%load_ext bentonb``: register the notebook magics."""
     from bentonb.notebook.magics import load_ipython_extension as _load
@@ -67,8 +76,10 @@ def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPy
 
 
 __all__ = [
+    "AsyncClient",
     "BentoModel",
     "BentoService",
+    "Client",
     "BentonbError",
     "Context",
     "LocalStore",

@@ -82,6 +82,23 @@ class Overloaded(BentonbError):
         self.retry_after = retry_after
 
 
+class ServerError(BentonbError):
+    """A bentonb server answered a client's request with an error status.
+
+    ``status`` is the HTTP status, ``body`` the answer's text, ``request_id`` the id
+    the server logged the request under (None when it sent none); the message is
+    the server's own ``error`` text when the body had one.
+    """
+
+    def __init__(self, message: str, status: int, body: str = "",
+                 request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.status_code = status
+        self.body = body
+        self.request_id = request_id
+
+
 class BatchFailed(BentonbError):
     """An offline batch job failed more rows than ``max_error_rate`` allows."""
 

@@ -67,6 +67,8 @@ class Api:
         self.doc = inspect.cleandoc(doc if doc is not None else func.__doc__ or "")
         self.context_param = _context_parameter(func)
         self.is_async = inspect.iscoroutinefunction(func)
+        #: A generator function streams its items (never batched; see server/streaming.py).
+        self.streaming = inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
 
     def __repr__(self) -> str:
         return (f"<Api {self.service.name}.{self.name} {self.input_adapter.type_name} -> "
@@ -93,6 +95,10 @@ class Api:
         if inspect.iscoroutine(result):
             result = self.service.run_coroutine(result)
         return result
+
+    def open_stream(self, value: Any) -> Any:
+        """A streaming API's generator for one request (its items are read by the server)."""
+        return self._invoke(value)
 
     def run_batch(self, values: Sequence[Any]) -> list[Any]:
         """One call per request (a 1.x API is not batched; its runners are)."""

@@ -128,6 +128,11 @@ class DirectRunner:
             raise result
         return result
 
+    async def run_on_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on this API's worker threads (one step of a streaming
+        API's generator), outside the slots that :meth:`submit` counts."""
+        return await asyncio.wrap_future(self._threads.submit(fn, *args))
+
     async def _wait_for_slot(self) -> None:
         if len(self._waiting) >= self.max_queue:
             self._refuse(f"API '{self.name}' has {len(self._waiting)} requests waiting, "

@@ -24,6 +24,12 @@ _ERRORS = {
     "503": "The server is overloaded; retry after the Retry-After header's seconds.",
 }
 
+#: How a streaming API answers, as its description says.
+STREAMING_NOTE = ("each item is sent as the API function yields it, as JSON lines "
+                  "(application/x-ndjson), or as Server-Sent Events with "
+                  "'Accept: text/event-stream'; an error after the first item ends the "
+                  "stream with an error event.")
+
 
 def to_openapi30(schema: Any) -> Any:
     """Convert a JSON Schema (as pydantic writes it) to an OpenAPI 3.0 schema object."""
@@ -71,9 +77,15 @@ def openapi_spec(service: Any) -> dict[str, Any]:
     for api in service.inference_apis:
         doc = api.doc or f"{api.name}: {api.input_adapter.type_name} in, " \
                          f"{api.output_adapter.type_name} out."
-        responses = {"200": {"description": "The prediction.",
-                             "content": _hoist_defs(api.output_adapter.openapi_response(),
-                                                    schemas)}}
+        content = _hoist_defs(api.output_adapter.openapi_response(), schemas)
+        streaming = bool(getattr(api, "streaming", False))
+        if streaming:
+            doc = f"{doc}\n\nStreams; not micro-batched: {STREAMING_NOTE}"
+            item = next(iter(content.values()), {}).get("schema", {})
+            content = {"application/x-ndjson": {"schema": item},
+                       "text/event-stream": {"schema": {"type": "string"}}}
+        responses = {"200": {"description": "The stream of items." if streaming
+                             else "The prediction.", "content": content}}
         responses.update({code: {"description": text, "content": error_content}
                           for code, text in _ERRORS.items()})
         paths[f"/{api.route}"] = {"post": {
@@ -84,6 +96,7 @@ def openapi_spec(service: Any) -> dict[str, Any]:
             "requestBody": {"required": True,
                             "content": _hoist_defs(api.input_adapter.openapi_request(), schemas)},
             "responses": responses,
+            **({"x-bentonb-streaming": True} if streaming else {}),
         }}
     for route, text in [("healthz", "Liveness and readiness."), ("livez", "Liveness."),
                         ("readyz", "Readiness: the models are loaded.")]:

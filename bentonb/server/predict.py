@@ -22,6 +22,7 @@ from bentonb.adapters.base import HttpRequest, RequestLimits
 from bentonb.errors import BadInput, BentonbError, Overloaded
 from bentonb.server.handlers import LOADING, BaseHandler
 from bentonb.server.logs import PREDICTION
+from bentonb.server.streaming import write_stream
 
 MB = 1024 * 1024
 #: Bodies above this size are parsed off the event loop (heavy adapters' always are).
@@ -190,6 +191,9 @@ class ApiHandler(BaseHandler):
                                            f"{timeout:g} s (the server's --timeout)")
             elif work.cancelled():
                 self.set_status(CLIENT_GONE)  # nobody to answer; the access log says so
+            elif getattr(api, "streaming", False):
+                status = await write_stream(self, api, work.result(),
+                                            self.runner.run_on_thread, self._apply_context)
             else:
                 response = api.output_adapter.to_http(work.result())
                 status = self._apply_context(response.status)

@@ -45,6 +45,11 @@ def service_metadata(service: Any) -> dict[str, Any]:
                           for a in service.artifacts]}
 
 
+def _open_streams(api: Any) -> Any:
+    """What a streaming API's runner calls: one generator per request, not run yet."""
+    return lambda values: [api.open_stream(v) for v in values]
+
+
 def request_limits(config: ServerConfig) -> RequestLimits:
     """The adapters' request limits that the server's flags set (``--max-image-pixels``);
     the adapters' defaults where a flag is not given."""
@@ -68,15 +73,18 @@ class ServiceRuntime:
         for api in service.inference_apis:
             self.apis[api.route] = api
             hook = metrics.hook(api.name)
-            if api.batch and config.enable_microbatch:
+            streaming = getattr(api, "streaming", False)
+            if api.batch and config.enable_microbatch and not streaming:
                 self.runners[api.route] = MicroBatchDispatcher(
                     api.run_batch, name=api.name, metrics=hook,
                     max_batch_size=config.mb_max_batch_size or api.mb_max_batch_size,
                     max_latency_ms=config.mb_max_latency or api.mb_max_latency,
                     schema=api.input_adapter.schema)
             else:
+                # A streaming API's call gives its generator; the items are read later.
+                run = _open_streams(api) if streaming else api.run_batch
                 self.runners[api.route] = DirectRunner(
-                    api.run_batch, name=api.name, metrics=hook,
+                    run, name=api.name, metrics=hook,
                     max_concurrency=config.max_concurrency
                     or getattr(api, "max_concurrency", None) or 1,
                     max_queue=config.max_queue, max_wait=config.timeout)

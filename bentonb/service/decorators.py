@@ -25,7 +25,7 @@ from bentonb.bundle.routes import (
 from bentonb.errors import InvalidArgument, did_you_mean
 from bentonb.frameworks.base import BaseArtifact
 from bentonb.service.bento_service import BentoService, EnvSpec
-from bentonb.service.inference_api import ApiConfig
+from bentonb.service.inference_api import ApiConfig, is_streaming
 
 
 def env(pip_packages: Sequence[str] | None = None, infer_pip_packages: bool | None = None,
@@ -115,7 +115,9 @@ def api(*args: Any, input: Any = None, output: Any = None, batch: bool = False,
     receives a list of inputs (a DataFrame for :class:`DataframeInput`, which is
     always batched) and returns one result per input. ``mb_max_batch_size`` caps
     a micro-batch in items; ``mb_max_latency`` (ms) bounds how long a request may
-    take before the server refuses it. The docstring becomes the API's doc.
+    take before the server refuses it. A generator (or async generator) method
+    streams: the server sends each item as it is yielded, and never batches it.
+    The docstring becomes the API's doc.
     """
     if unknown:
         key = next(iter(unknown))
@@ -136,9 +138,13 @@ def api(*args: Any, input: Any = None, output: Any = None, batch: bool = False,
         name = api_name or func.__name__
         if not isinstance(name, str) or not name.isidentifier():
             raise InvalidArgument(f"API name must be a Python identifier, got {name!r}")
+        streaming = is_streaming(func)
+        if streaming and batch:
+            raise InvalidArgument(f"API '{name}' is a generator: it streams its items and is "
+                                  "never micro-batched; drop batch=True")
         func._bentonb_api = ApiConfig(
             func=func, input=in_adapter, output=out_adapter,
-            batch=bool(batch) or in_adapter.always_batch, name=name,
+            batch=(bool(batch) or in_adapter.always_batch) and not streaming, name=name,
             route=check_route(route, name), mb_max_batch_size=max_batch,
             mb_max_latency=max_latency, doc=inspect.cleandoc(func.__doc__ or ""),
         )

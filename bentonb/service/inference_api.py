@@ -10,6 +10,7 @@ settings. It asks the input adapter's declared capabilities (``items_are_rows``,
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,13 @@ class ApiConfig:
     doc: str
 
 
+def is_streaming(func: Callable[..., Any]) -> bool:
+    """True when ``func`` is a generator or async generator function: its API answers
+    with a stream of items and is never micro-batched."""
+    func = inspect.unwrap(func)
+    return inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)
+
+
 class InferenceAPI:
     """One API of a service instance: callable in Python, batched by the server."""
 
@@ -43,6 +51,8 @@ class InferenceAPI:
         self.service = service
         self.config = config
         self._func = config.func.__get__(service, type(service))
+        #: True when the API function is a generator: the server streams its items.
+        self.streaming = is_streaming(config.func)
 
     name = property(lambda self: self.config.name)
     route = property(lambda self: self.config.route)
@@ -52,6 +62,14 @@ class InferenceAPI:
     mb_max_batch_size = property(lambda self: self.config.mb_max_batch_size)
     mb_max_latency = property(lambda self: self.config.mb_max_latency)
     doc = property(lambda self: self.config.doc)
+
+    def open_stream(self, value: Any) -> Any:
+        """The generator of a streaming API for one request's parsed value (not run
+        yet: the server reads its items one at a time)."""
+        adapter = self.input_adapter
+        if adapter.items_are_rows and not hasattr(value, "columns"):
+            value = adapter.merge([value])  # the request's parsed rows -> its DataFrame
+        return self._func(value)
 
     def __repr__(self) -> str:
         return (f"<InferenceAPI {self.service.name}.{self.name} "
