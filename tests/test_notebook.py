@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -484,3 +485,143 @@ def test_colab_proxy_url_is_used_when_in_colab(shell, monkeypatch):
     assert handle.public_url == f"https://proxy.example/{handle.port}"
     monkeypatch.delitem(sys.modules, "google.colab")
     assert handle.public_url is None
+
+
+VERSIONED_CELL = '''
+import bentonb
+from bentonb.adapters import JsonInput
+from bentonb.artifact import JSONArtifact
+
+@bentonb.artifacts([JSONArtifact('answer')])
+class Versioned(bentonb.BentoService):
+    @bentonb.api(input=JsonInput(), batch=True)
+    def ask(self, items):
+        return [{"code": "v0", "answer": self.artifacts.answer} for _ in items]
+'''
+
+
+def serve_versioned(shell, flags: str = ""):
+    cell(shell, VERSIONED_CELL, "bento_service")
+    cell(shell, "versioned = Versioned().pack('answer', 42)")
+    return shell.run_line_magic("bento_serve", f"versioned --port 0 --no-widget {flags}")
+
+
+def ask(handle) -> dict:
+    r = requests.post(f"{handle.url}/ask", json={}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_rerunning_a_served_cell_swaps_it_in_under_load(shell, capsys):
+    handle = serve_versioned(shell)
+    url, port, answers, failures, stop = handle.url, handle.port, [], [], threading.Event()
+
+    def client():
+        session = requests.Session()
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                r = session.post(f"{url}/ask", json={}, timeout=10)
+            except requests.RequestException as exc:
+                failures.append(repr(exc))
+                continue
+            if r.status_code == 200:
+                answers.append((started, r.json()["code"], r.json()["answer"]))
+            else:
+                failures.append(r.text)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    swapped_at = {}
+    try:
+        wait_until(lambda: len(answers) >= 20 or failures, 30, message="answers from v0")
+        for version in ("v1", "v2", "v3"):
+            cell(shell, VERSIONED_CELL.replace('"v0"', f'"{version}"'), "bento_service")
+            swapped_at[version] = time.monotonic()
+            wait_until(lambda v=version: sum(a[1] == v for a in answers) >= 20 or failures,
+                       30, message=f"answers from {version}")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    order = ["v0", "v1", "v2", "v3"]
+    for started, code, answer in answers:
+        assert answer == 42  # the packed model travelled to every version
+        newest = max((v for v, at in swapped_at.items() if at <= started), default="v0",
+                     key=order.index)
+        assert order.index(code) >= order.index(newest), (started, code, swapped_at)
+    assert {a[1] for a in answers} == set(order)
+    out = capsys.readouterr().out
+    assert out.count("Live: now serving Versioned (edited ") == 3
+    assert handle.url == url and handle.port == port and handle.running
+    assert handle.last_swap.startswith("Live: now serving Versioned (edited ")
+
+
+def test_a_swap_changes_routes_and_metadata_but_not_the_saved_bundle(shell, capsys):
+    cell(shell, VERSIONED_CELL, "bento_service")
+    shell.user_ns["answer"] = 42
+    shell.run_line_magic("bento_pack", "Versioned answer=answer")
+    handle = shell.run_line_magic("bento_serve", "Versioned:latest --port 0")
+    bundle = handle.service.bundle_path
+    saved = {p: p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    widget = handle.widget()
+    edited = VERSIONED_CELL.replace("def ask(self, items)", "def hello(self, items)")
+    cell(shell, edited, "bento_service")
+    line = capsys.readouterr().out
+    assert re.search(r"Live: now serving Versioned \(edited \d\d:\d\d:\d\d\)", line), line
+    assert requests.post(f"{handle.url}/hello", json={}, timeout=5).status_code == 200
+    gone = requests.post(f"{handle.url}/ask", json={}, timeout=5)
+    assert gone.status_code == 404 and "/hello" in gone.json()["error"]
+    meta = requests.get(f"{handle.url}/metadata", timeout=5).json()
+    assert [a["name"] for a in meta["apis"]] == ["hello"]
+    assert handle.service.bundle_path is None and handle.service.version is None
+    assert {p: p.read_bytes() for p in bundle.rglob("*") if p.is_file()} == saved
+    assert "Live: now serving Versioned (edited " in widget.live_note.value
+    assert widget.api.options == ("hello",)
+
+
+def test_a_failing_edit_keeps_the_old_version_serving(shell, capsys):
+    handle = serve_versioned(shell)
+    v1 = VERSIONED_CELL.replace('"v0"', '"v1"')
+    # A syntax error: the normal traceback, nothing swapped.
+    cell(shell, v1.replace("def ask(self, items):", "def ask(self, items)"), "bento_service")
+    assert ask(handle)["code"] == "v0"
+    # An API option error raised while the class is defined.
+    cell(shell, v1.replace("batch=True", "batch=True, bogus=1"), "bento_service")
+    assert ask(handle)["code"] == "v0"
+    assert "unknown option 'bogus'" in capsys.readouterr().out
+    # An artifact the served version has no model for: one line that says what to do.
+    extra = v1.replace("[JSONArtifact('answer')]", "[JSONArtifact('answer'), "
+                                                   "JSONArtifact('extra')]")
+    with pytest.raises(UsageError) as err:
+        cell(shell, extra, "bento_service")
+    assert "now declares artifact 'extra'" in str(err.value)
+    assert "%bento_pack Versioned extra=VARIABLE" in str(err.value)
+    assert "still serving the previous version" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert ask(handle)["code"] == "v0"
+    # An artifact whose new type refuses the served model.
+    retyped = v1.replace("JSONArtifact('answer')", "SklearnModelArtifact('answer')").replace(
+        "import JSONArtifact", "import JSONArtifact, SklearnModelArtifact")
+    with pytest.raises(UsageError, match="expects a scikit-learn.*still serving"):
+        cell(shell, retyped, "bento_service")
+    assert ask(handle)["code"] == "v0"
+    # The cell re-packs its own model: that one is served.
+    cell(shell, v1 + "\nrepacked = Versioned().pack('answer', 7)\n", "bento_service")
+    assert ask(handle) == {"code": "v1", "answer": 7}
+
+
+def test_no_live_and_bento_pack_swaps(shell, capsys):
+    handle = serve_versioned(shell, "--no-live")
+    cell(shell, VERSIONED_CELL.replace('"v0"', '"v1"'), "bento_service")
+    assert ask(handle)["code"] == "v0"
+    assert "Live:" not in capsys.readouterr().out
+    handle.live = True
+    shell.user_ns["answer"] = 42
+    svc = shell.run_line_magic("bento_pack", "Versioned answer=answer --version packed1")
+    out = capsys.readouterr().out
+    assert "Live: now serving Versioned:packed1 (packed " in out
+    assert handle.service is svc and ask(handle)["code"] == "v1"
+    assert "packed1" in requests.get(f"{handle.url}/metadata", timeout=5).json()["version"]

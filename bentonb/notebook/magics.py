@@ -56,10 +56,10 @@ class BentonbMagics(Magics):
             raise UsageError("a %%bento_service cell must be plain Python: move magics and "
                              "!shell commands to another cell")
         ns = self.shell.user_ns
-        before = {k: v for k, v in ns.items() if isinstance(v, type)}
+        before = dict(ns)  # what each name meant (compared by identity)
         result = self.shell.run_cell(cell, store_history=False, silent=False)
         if not result.success:
-            return
+            return  # the traceback is shown; a served version keeps serving
         defined = [v for k, v in ns.items()
                    if isinstance(v, type) and issubclass(v, BentoService)
                    and v is not BentoService and before.get(k) is not v
@@ -69,6 +69,19 @@ class BentonbMagics(Magics):
                              "for the cell with `class MyService(bentonb.BentoService)`")
         for cls in defined:
             record_service_source(cls, source)
+        self._swap_edited(defined, before)
+
+    def _swap_edited(self, classes: list[type], before: dict[str, Any]) -> None:
+        """Serve the new version of each class this kernel serves live."""
+        from bentonb.notebook import live
+
+        for cls in classes:
+            handle = live.live_handle(cls.__name__)
+            if handle is None:
+                continue
+            service = (live.repacked_instance(cls, self.shell.user_ns, before)
+                       or live.rebuild(cls, handle.service))
+            print(live.swap_in(handle, service, "edited"))
 
     @magic_arguments()
     @argument("service", help="A service class or instance in the notebook.")
@@ -107,6 +120,11 @@ class BentonbMagics(Magics):
         else:
             path = service.save(version=args.version, labels=labels)
         print(f"saved {service.tag} to {path}")
+        from bentonb.notebook import live
+
+        handle = live.live_handle(service.name)
+        if handle is not None:
+            print(live.swap_in(handle, service, "packed"))
         return service
 
     @magic_arguments()
@@ -130,6 +148,8 @@ class BentonbMagics(Magics):
     @argument("--max-request-size", type=float, default=20, help="Largest body in MB.")
     @argument("--max-image-pixels", type=int, help="Largest image (width x height).")
     @argument("--no-widget", action="store_true")
+    @argument("--no-live", action="store_true",
+              help="Do not swap in a re-run %%%%bento_service cell or %%bento_pack.")
     @argument("--stop", action="store_true", help="Stop TARGET (a service name), or all.")
     @argument("--list", action="store_true", help="List what this kernel serves.")
     @line_magic
@@ -171,6 +191,7 @@ class BentonbMagics(Magics):
                                max_queue=args.max_queue,
                                max_request_size=args.max_request_size,
                                max_image_pixels=args.max_image_pixels)
+        handle.live = not args.no_live
         self._announce(handle)
         if not args.no_widget:
             from IPython.display import display

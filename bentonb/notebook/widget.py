@@ -26,6 +26,7 @@ class ServingWidget:
         service = handle.service
         apis = [a.name for a in service.inference_apis]
         self.header = widgets.HTML(self._header_html())
+        self.live_note = widgets.HTML()
         self.api = widgets.Dropdown(options=apis, description="API")
         self.body = widgets.Textarea(layout=widgets.Layout(width="100%", height="6em"))
         self.upload = widgets.FileUpload(description="Upload file", multiple=False)
@@ -43,7 +44,7 @@ class ServingWidget:
         self.stop.on_click(lambda _: self._stop())
         self._select_api()
         self.box = widgets.VBox([
-            self.header, self.api, self.body, self.upload, self.curl,
+            self.header, self.live_note, self.api, self.body, self.upload, self.curl,
             widgets.HBox([self.predict, self.containerize, self.stop]),
             self.status, self.answer, self.log,
         ])
@@ -146,6 +147,22 @@ class ServingWidget:
             self.log.append_stdout(f"containerize failed: {exc}\n")
         finally:
             self.containerize.disabled = False
+
+    def swapped(self, line: str) -> None:
+        """A new version is served: show ``line``, its header and its APIs."""
+        self.live_note.value = f"<b style='color:#080'>{html.escape(line)}</b>"
+        self.header.value = self._header_html()
+        apis = [a.name for a in self.handle.service.inference_apis]
+        if list(self.api.options) != apis:
+            keep = self.api.value if self.api.value in apis else apis[0]
+            self.api.options = apis
+            self.api.value = keep
+        self._select_api()
+
+    def stopped(self) -> None:
+        """The server stopped (from any cell or button): nothing here works any more."""
+        for button in (self.predict, self.containerize, self.stop):
+            button.disabled = True
 
     def _stop(self) -> None:
         self.handle.stop()
