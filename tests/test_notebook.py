@@ -625,3 +625,71 @@ def test_no_live_and_bento_pack_swaps(shell, capsys):
     assert "Live: now serving Versioned:packed1 (packed " in out
     assert handle.service is svc and ask(handle)["code"] == "v1"
     assert "packed1" in requests.get(f"{handle.url}/metadata", timeout=5).json()["version"]
+
+
+def served_requests(handle, api: str = "predict") -> int:
+    text = requests.get(f"{handle.url}/metrics", headers=handle.headers(), timeout=5).text
+    found = re.findall(rf'bentonb_requests_total{{api="{api}",status="200"}} (\S+)', text)
+    return int(float(found[0])) if found else 0
+
+
+def test_bento_bench_loads_a_served_service_from_another_process(shell, capsys):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, "svc = IrisClassifier().pack('model', clf)")
+    handle = shell.run_line_magic("bento_serve", "svc --port 0 --no-widget --api-key "
+                                                 "secret-key-123")
+    capsys.readouterr()
+    frame = shell.run_line_magic("bento_bench", "IrisClassifier --concurrency 1,4 "
+                                                "--duration 0.5")
+    assert list(frame.index) == [1, 4]
+    assert list(frame.columns) == ["req_per_s", "p50_ms", "p99_ms", "requests", "errors"]
+    assert (frame["errors"] == 0).all() and (frame["requests"] > 0).all()
+    assert (frame["p50_ms"] <= frame["p99_ms"]).all() and (frame["req_per_s"] > 0).all()
+    # Every request the generator counted reached this server (with the API key).
+    assert served_requests(handle) == frame["requests"].sum()
+    out = capsys.readouterr().out
+    assert "IrisClassifier /predict: 0.5 s per point" in out and "req_per_s" in out
+    # The same by URL (the key and example come from the handle serving it).
+    by_url = shell.run_line_magic("bento_bench", f"{handle.url}/predict --concurrency 2 "
+                                                 "--duration 0.5")
+    assert by_url.loc[2, "errors"] == 0 and by_url.loc[2, "requests"] > 0
+
+
+def test_bento_bench_counts_errors_and_loads_any_url(shell, capsys, iris_service):
+    from bentonb.server.app import ServerConfig
+    from bentonb.server.thread import BackgroundServer
+
+    server = BackgroundServer(iris_service, ServerConfig(port=0))
+    try:
+        frame = shell.run_line_magic("bento_bench", f"{server.url}/predict --concurrency 2 "
+                                                    "--duration 0.5 --data [[6.7,3.0,5.2,2.3]]")
+        assert frame.loc[2, "errors"] == 0 and frame.loc[2, "requests"] > 0
+        capsys.readouterr()
+        bad = shell.run_line_magic("bento_bench", f"{server.url}/predict --concurrency 1 "
+                                                  "--duration 0.5 --data [[1,2")
+        assert bad.loc[1, "requests"] == 0 and bad.loc[1, "errors"] > 0
+        assert "first error: HTTP 400" in capsys.readouterr().out
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("line, message", [
+    ("IrisClassifier --concurrency 0", "--concurrency 0 is out of range"),
+    ("IrisClassifier --concurrency a,b", "not a list of client counts"),
+    ("IrisClassifier --duration 0", "--duration 0 is out of range"),
+    ("IrisClassifier --duration x", "invalid float value"),
+    ("IrisClassifier --api predcit", "no API 'predcit'.*did you mean 'predict'"),
+    ("Nope", "Nope is not served by this kernel"),
+    ("IrisClassifier --data @/no/such/file", "no file /no/such/file"),
+    ("http://127.0.0.1:9/predict", "give --data JSON or --data @FILE"),
+    ("http://127.0.0.1:9 --data {}", "say which API"),
+    ("", "the following arguments are required: target"),
+])
+def test_bento_bench_usage_errors(shell, line, message):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, "svc = IrisClassifier().pack('model', clf)")
+    shell.run_line_magic("bento_serve", "svc --port 0 --no-widget")
+    with pytest.raises(UsageError) as err:
+        shell.run_line_magic("bento_bench", line)
+    assert re.search(message, str(err.value)), str(err.value)
+    assert "\n" not in str(err.value)

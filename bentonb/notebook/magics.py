@@ -1,5 +1,5 @@
-"""``%load_ext bentonb``: ``%%bento_service``, ``%bento_pack``, ``%bento_serve`` and
-``%bento_store``.
+"""``%load_ext bentonb``: ``%%bento_service``, ``%bento_pack``, ``%bento_serve``,
+``%bento_bench`` and ``%bento_store``.
 
 Every error is a one-line ``UsageError`` that says how to fix the call.
 """
@@ -199,6 +199,39 @@ class BentonbMagics(Magics):
             display(handle.widget())
             handle.displayed_in = self.shell.execution_count
         return handle
+
+    @magic_arguments()
+    @argument("target", help="A served service (name, tag or variable) or an API's URL.")
+    @argument("--api", help="The API to load (default: the first).")
+    @argument("--concurrency", default="1,8,32", help="Clients per point, e.g. 1,8,32.")
+    @argument("--duration", type=float, default=2.0, help="Seconds per point.")
+    @argument("--data", help="The request body (JSON text) or @FILE (default: the API's "
+                             "example input).")
+    @line_magic
+    @_usage_errors
+    def bento_bench(self, line: str) -> Any:
+        """%bento_bench SVC|URL [--api NAME] [--concurrency 1,8,32] [--duration S]
+        [--data JSON|@FILE]: closed-loop load from a separate process; shows req/s, p50,
+        p99 and errors per concurrency (and a plot with matplotlib), returns a DataFrame."""
+        from IPython.display import Image, display
+
+        from bentonb.notebook import bench
+
+        args = parse_argstring(self.bento_bench, line)
+        levels = bench.parse_concurrency(args.concurrency)
+        duration = bench.check_duration(args.duration)
+        target = bench.resolve(args.target, self.shell.user_ns, args.api, args.data)
+        rows = bench.run_loadgen(target, levels, duration)
+        frame = bench.results_frame(rows)
+        print(f"{target.label}: {duration:g} s per point, closed loop from a separate process")
+        print(frame.to_string())
+        first_error = next((r["first_error"] for r in rows if r["first_error"]), None)
+        if first_error:
+            print(f"first error: {first_error}")
+        png = bench.plot_png(frame, target.label)
+        if png is not None:
+            display(Image(data=png, format="png"))
+        return frame
 
     @magic_arguments()
     @argument("name", nargs="?", default="", help="Only bundles whose name contains this.")
