@@ -693,3 +693,53 @@ def test_bento_bench_usage_errors(shell, line, message):
         shell.run_line_magic("bento_bench", line)
     assert re.search(message, str(err.value)), str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_request_window_numbers_over_the_last_minute():
+    from bentonb.notebook.live_panel import RequestWindow, render
+
+    now = [1000.0]
+    window = RequestWindow(clock=lambda: now[0])
+    for i in range(100):  # 100 requests over 10 s: 1..100 ms, every 10th a 503
+        now[0] = 1000.0 + i * 0.1
+        window.record("predict", 503 if i % 10 == 9 else 200, (i + 1) / 1000)
+    now[0] = 1010.0
+    stats = window.stats()
+    assert (stats.requests, stats.errors) == (100, 10)
+    assert stats.req_per_s == pytest.approx(10.0)
+    assert stats.p50_ms == pytest.approx(50.0) and stats.p99_ms == pytest.approx(99.0)
+    recent = window.recent()
+    assert len(recent) == 20 and recent[0][3] == pytest.approx(0.1)
+    assert recent[0][2] == 503 and recent[1][2] == 200
+    text = render(stats, recent)
+    assert "10.0 req/s" in text and "p50 50.0 ms" in text and "p99 99.0 ms" in text
+    assert "10 errors</span> of 100 requests" in text and text.count("<tr>") == 21
+    now[0] = 1064.95  # the minute now starts at 1004.95: the last 50 requests are left
+    stats = window.stats()
+    assert (stats.requests, stats.errors) == (50, 5) and stats.p50_ms == pytest.approx(75.0)
+    assert stats.req_per_s == pytest.approx(50 / 60)
+
+
+def test_widget_live_panel_shows_the_servers_requests_and_stops_with_it(shell):
+    handle = serve_versioned(shell)
+    widget = handle.widget()
+    session = requests.Session()
+    for _ in range(25):
+        assert session.post(f"{handle.url}/ask", json={}, timeout=5).status_code == 200
+    for _ in range(5):
+        r = session.post(f"{handle.url}/ask", data="{bad", timeout=5,
+                         headers={"Content-Type": "application/json"})
+        assert r.status_code == 400
+    # The timer thread renders it within a second or two, without being asked.
+    text = wait_until(lambda: "of 30 requests" in widget.live.html.value
+                      and widget.live.html.value, 10, message="the panel to show 30 requests")
+    assert "5 errors</span> of 30 requests" in text and text.count("<tr>") == 21
+    stats = handle.request_window().stats()
+    assert (stats.requests, stats.errors) == (30, 5) and stats.req_per_s > 0
+    assert f"p99 {stats.p99_ms:.1f} ms" in text
+    assert text.count("<td>ask</td><td>400</td>") == 5
+    assert text.count("<td>ask</td><td>200</td>") == 15
+    assert widget.live.alive
+    handle.stop()
+    wait_until(lambda: not widget.live.alive, 5, message="the panel's timer to stop")
+    assert widget.predict.disabled

@@ -55,6 +55,7 @@ class ServingHandle:
         #: The last live swap, as the cell printed it (None: none yet).
         self.last_swap: str | None = None
         self._widgets: list[Any] = []
+        self._window: Any = None
 
     @property
     def service(self) -> Any:
@@ -90,6 +91,16 @@ class ServingHandle:
     def swap(self, service: Any) -> None:
         """Serve ``service`` from now on; in-flight requests finish on the old one."""
         self.server.swap(service)
+
+    def request_window(self) -> Any:
+        """The last minute of requests this server answered (a
+        :class:`~bentonb.notebook.live_panel.RequestWindow`), counted from the first call."""
+        from bentonb.notebook.live_panel import attach
+
+        with _LOCK:
+            if self._window is None:
+                self._window = attach(self.server.state.metrics)
+            return self._window
 
     def announce(self, line: str) -> None:
         """Record a live swap and show ``line`` in every widget of this handle."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import sys
 import threading
@@ -30,8 +31,8 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     """The ``q`` quantile (0..1) of already sorted values, nearest rank; None if empty."""
     if not sorted_values:
         return None
-    rank = max(0, min(len(sorted_values) - 1, int(round(q * len(sorted_values) + 0.5)) - 1))
-    return sorted_values[rank]
+    rank = math.ceil(q * len(sorted_values))  # the nearest-rank definition
+    return sorted_values[max(0, min(len(sorted_values), rank) - 1)]
 
 
 class _Worker(threading.Thread):

@@ -1,4 +1,5 @@
-"""The inline widget shown by ``%bento_serve``: try the APIs, containerize, stop.
+"""The inline widget shown by ``%bento_serve``: try the APIs, containerize, stop, and
+watch the last minute of requests (:mod:`bentonb.notebook.live_panel`).
 
 Buttons do their work on background threads; those threads update the output
 areas only through ``append_stdout`` / ``append_display_data`` (never ``with
@@ -16,6 +17,8 @@ import urllib.request
 from typing import Any
 
 import ipywidgets as widgets
+
+from bentonb.notebook.live_panel import LivePanel
 
 
 class ServingWidget:
@@ -38,6 +41,7 @@ class ServingWidget:
         self.status = widgets.HTML()
         self.answer = widgets.Output(layout=widgets.Layout(border="1px solid #ddd"))
         self.log = widgets.Output(layout=widgets.Layout(max_height="20em", overflow="auto"))
+        self.live = LivePanel(handle.request_window(), lambda: handle.running)
         self.api.observe(lambda _: self._select_api(), names="value")
         self.predict.on_click(lambda _: self._start(self._predict))
         self.containerize.on_click(lambda _: self._start(self._containerize))
@@ -46,7 +50,7 @@ class ServingWidget:
         self.box = widgets.VBox([
             self.header, self.live_note, self.api, self.body, self.upload, self.curl,
             widgets.HBox([self.predict, self.containerize, self.stop]),
-            self.status, self.answer, self.log,
+            self.status, self.answer, self.live.html, self.log,
         ])
         self.threads: list[threading.Thread] = []
 
@@ -163,6 +167,7 @@ class ServingWidget:
         """The server stopped (from any cell or button): nothing here works any more."""
         for button in (self.predict, self.containerize, self.stop):
             button.disabled = True
+        self.live.stop()
 
     def _stop(self) -> None:
         self.handle.stop()
