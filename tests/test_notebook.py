@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -484,3 +485,261 @@ def test_colab_proxy_url_is_used_when_in_colab(shell, monkeypatch):
     assert handle.public_url == f"https://proxy.example/{handle.port}"
     monkeypatch.delitem(sys.modules, "google.colab")
     assert handle.public_url is None
+
+
+VERSIONED_CELL = '''
+import bentonb
+from bentonb.adapters import JsonInput
+from bentonb.artifact import JSONArtifact
+
+@bentonb.artifacts([JSONArtifact('answer')])
+class Versioned(bentonb.BentoService):
+    @bentonb.api(input=JsonInput(), batch=True)
+    def ask(self, items):
+        return [{"code": "v0", "answer": self.artifacts.answer} for _ in items]
+'''
+
+
+def serve_versioned(shell, flags: str = ""):
+    cell(shell, VERSIONED_CELL, "bento_service")
+    cell(shell, "versioned = Versioned().pack('answer', 42)")
+    return shell.run_line_magic("bento_serve", f"versioned --port 0 --no-widget {flags}")
+
+
+def ask(handle) -> dict:
+    r = requests.post(f"{handle.url}/ask", json={}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_rerunning_a_served_cell_swaps_it_in_under_load(shell, capsys):
+    handle = serve_versioned(shell)
+    url, port, answers, failures, stop = handle.url, handle.port, [], [], threading.Event()
+
+    def client():
+        session = requests.Session()
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                r = session.post(f"{url}/ask", json={}, timeout=10)
+            except requests.RequestException as exc:
+                failures.append(repr(exc))
+                continue
+            if r.status_code == 200:
+                answers.append((started, r.json()["code"], r.json()["answer"]))
+            else:
+                failures.append(r.text)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    swapped_at = {}
+    try:
+        wait_until(lambda: len(answers) >= 20 or failures, 30, message="answers from v0")
+        for version in ("v1", "v2", "v3"):
+            cell(shell, VERSIONED_CELL.replace('"v0"', f'"{version}"'), "bento_service")
+            swapped_at[version] = time.monotonic()
+            wait_until(lambda v=version: sum(a[1] == v for a in answers) >= 20 or failures,
+                       30, message=f"answers from {version}")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    order = ["v0", "v1", "v2", "v3"]
+    for started, code, answer in answers:
+        assert answer == 42  # the packed model travelled to every version
+        newest = max((v for v, at in swapped_at.items() if at <= started), default="v0",
+                     key=order.index)
+        assert order.index(code) >= order.index(newest), (started, code, swapped_at)
+    assert {a[1] for a in answers} == set(order)
+    out = capsys.readouterr().out
+    assert out.count("Live: now serving Versioned (edited ") == 3
+    assert handle.url == url and handle.port == port and handle.running
+    assert handle.last_swap.startswith("Live: now serving Versioned (edited ")
+
+
+def test_a_swap_changes_routes_and_metadata_but_not_the_saved_bundle(shell, capsys):
+    cell(shell, VERSIONED_CELL, "bento_service")
+    shell.user_ns["answer"] = 42
+    shell.run_line_magic("bento_pack", "Versioned answer=answer")
+    handle = shell.run_line_magic("bento_serve", "Versioned:latest --port 0")
+    bundle = handle.service.bundle_path
+    saved = {p: p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    widget = handle.widget()
+    edited = VERSIONED_CELL.replace("def ask(self, items)", "def hello(self, items)")
+    cell(shell, edited, "bento_service")
+    line = capsys.readouterr().out
+    assert re.search(r"Live: now serving Versioned \(edited \d\d:\d\d:\d\d\)", line), line
+    assert requests.post(f"{handle.url}/hello", json={}, timeout=5).status_code == 200
+    gone = requests.post(f"{handle.url}/ask", json={}, timeout=5)
+    assert gone.status_code == 404 and "/hello" in gone.json()["error"]
+    meta = requests.get(f"{handle.url}/metadata", timeout=5).json()
+    assert [a["name"] for a in meta["apis"]] == ["hello"]
+    assert handle.service.bundle_path is None and handle.service.version is None
+    assert {p: p.read_bytes() for p in bundle.rglob("*") if p.is_file()} == saved
+    assert "Live: now serving Versioned (edited " in widget.live_note.value
+    assert widget.api.options == ("hello",)
+
+
+def test_a_failing_edit_keeps_the_old_version_serving(shell, capsys):
+    handle = serve_versioned(shell)
+    v1 = VERSIONED_CELL.replace('"v0"', '"v1"')
+    # A syntax error: the normal traceback, nothing swapped.
+    cell(shell, v1.replace("def ask(self, items):", "def ask(self, items)"), "bento_service")
+    assert ask(handle)["code"] == "v0"
+    # An API option error raised while the class is defined.
+    cell(shell, v1.replace("batch=True", "batch=True, bogus=1"), "bento_service")
+    assert ask(handle)["code"] == "v0"
+    assert "unknown option 'bogus'" in capsys.readouterr().out
+    # An artifact the served version has no model for: one line that says what to do.
+    extra = v1.replace("[JSONArtifact('answer')]", "[JSONArtifact('answer'), "
+                                                   "JSONArtifact('extra')]")
+    with pytest.raises(UsageError) as err:
+        cell(shell, extra, "bento_service")
+    assert "now declares artifact 'extra'" in str(err.value)
+    assert "%bento_pack Versioned extra=VARIABLE" in str(err.value)
+    assert "still serving the previous version" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert ask(handle)["code"] == "v0"
+    # An artifact whose new type refuses the served model.
+    retyped = v1.replace("JSONArtifact('answer')", "SklearnModelArtifact('answer')").replace(
+        "import JSONArtifact", "import JSONArtifact, SklearnModelArtifact")
+    with pytest.raises(UsageError, match="expects a scikit-learn.*still serving"):
+        cell(shell, retyped, "bento_service")
+    assert ask(handle)["code"] == "v0"
+    # The cell re-packs its own model: that one is served.
+    cell(shell, v1 + "\nrepacked = Versioned().pack('answer', 7)\n", "bento_service")
+    assert ask(handle) == {"code": "v1", "answer": 7}
+
+
+def test_no_live_and_bento_pack_swaps(shell, capsys):
+    handle = serve_versioned(shell, "--no-live")
+    cell(shell, VERSIONED_CELL.replace('"v0"', '"v1"'), "bento_service")
+    assert ask(handle)["code"] == "v0"
+    assert "Live:" not in capsys.readouterr().out
+    handle.live = True
+    shell.user_ns["answer"] = 42
+    svc = shell.run_line_magic("bento_pack", "Versioned answer=answer --version packed1")
+    out = capsys.readouterr().out
+    assert "Live: now serving Versioned:packed1 (packed " in out
+    assert handle.service is svc and ask(handle)["code"] == "v1"
+    assert "packed1" in requests.get(f"{handle.url}/metadata", timeout=5).json()["version"]
+
+
+def served_requests(handle, api: str = "predict") -> int:
+    text = requests.get(f"{handle.url}/metrics", headers=handle.headers(), timeout=5).text
+    found = re.findall(rf'bentonb_requests_total{{api="{api}",status="200"}} (\S+)', text)
+    return int(float(found[0])) if found else 0
+
+
+def test_bento_bench_loads_a_served_service_from_another_process(shell, capsys):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, "svc = IrisClassifier().pack('model', clf)")
+    handle = shell.run_line_magic("bento_serve", "svc --port 0 --no-widget --api-key "
+                                                 "secret-key-123")
+    capsys.readouterr()
+    frame = shell.run_line_magic("bento_bench", "IrisClassifier --concurrency 1,4 "
+                                                "--duration 0.5")
+    assert list(frame.index) == [1, 4]
+    assert list(frame.columns) == ["req_per_s", "p50_ms", "p99_ms", "requests", "errors"]
+    assert (frame["errors"] == 0).all() and (frame["requests"] > 0).all()
+    assert (frame["p50_ms"] <= frame["p99_ms"]).all() and (frame["req_per_s"] > 0).all()
+    # Every request the generator counted reached this server (with the API key).
+    assert served_requests(handle) == frame["requests"].sum()
+    out = capsys.readouterr().out
+    assert "IrisClassifier /predict: 0.5 s per point" in out and "req_per_s" in out
+    # The same by URL (the key and example come from the handle serving it).
+    by_url = shell.run_line_magic("bento_bench", f"{handle.url}/predict --concurrency 2 "
+                                                 "--duration 0.5")
+    assert by_url.loc[2, "errors"] == 0 and by_url.loc[2, "requests"] > 0
+
+
+def test_bento_bench_counts_errors_and_loads_any_url(shell, capsys, iris_service):
+    from bentonb.server.app import ServerConfig
+    from bentonb.server.thread import BackgroundServer
+
+    server = BackgroundServer(iris_service, ServerConfig(port=0))
+    try:
+        frame = shell.run_line_magic("bento_bench", f"{server.url}/predict --concurrency 2 "
+                                                    "--duration 0.5 --data [[6.7,3.0,5.2,2.3]]")
+        assert frame.loc[2, "errors"] == 0 and frame.loc[2, "requests"] > 0
+        capsys.readouterr()
+        bad = shell.run_line_magic("bento_bench", f"{server.url}/predict --concurrency 1 "
+                                                  "--duration 0.5 --data [[1,2")
+        assert bad.loc[1, "requests"] == 0 and bad.loc[1, "errors"] > 0
+        assert "first error: HTTP 400" in capsys.readouterr().out
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("line, message", [
+    ("IrisClassifier --concurrency 0", "--concurrency 0 is out of range"),
+    ("IrisClassifier --concurrency a,b", "not a list of client counts"),
+    ("IrisClassifier --duration 0", "--duration 0 is out of range"),
+    ("IrisClassifier --duration x", "invalid float value"),
+    ("IrisClassifier --api predcit", "no API 'predcit'.*did you mean 'predict'"),
+    ("Nope", "Nope is not served by this kernel"),
+    ("IrisClassifier --data @/no/such/file", "no file /no/such/file"),
+    ("http://127.0.0.1:9/predict", "give --data JSON or --data @FILE"),
+    ("http://127.0.0.1:9 --data {}", "say which API"),
+    ("", "the following arguments are required: target"),
+])
+def test_bento_bench_usage_errors(shell, line, message):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, "svc = IrisClassifier().pack('model', clf)")
+    shell.run_line_magic("bento_serve", "svc --port 0 --no-widget")
+    with pytest.raises(UsageError) as err:
+        shell.run_line_magic("bento_bench", line)
+    assert re.search(message, str(err.value)), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_request_window_numbers_over_the_last_minute():
+    from bentonb.notebook.live_panel import RequestWindow, render
+
+    now = [1000.0]
+    window = RequestWindow(clock=lambda: now[0])
+    for i in range(100):  # 100 requests over 10 s: 1..100 ms, every 10th a 503
+        now[0] = 1000.0 + i * 0.1
+        window.record("predict", 503 if i % 10 == 9 else 200, (i + 1) / 1000)
+    now[0] = 1010.0
+    stats = window.stats()
+    assert (stats.requests, stats.errors) == (100, 10)
+    assert stats.req_per_s == pytest.approx(10.0)
+    assert stats.p50_ms == pytest.approx(50.0) and stats.p99_ms == pytest.approx(99.0)
+    recent = window.recent()
+    assert len(recent) == 20 and recent[0][3] == pytest.approx(0.1)
+    assert recent[0][2] == 503 and recent[1][2] == 200
+    text = render(stats, recent)
+    assert "10.0 req/s" in text and "p50 50.0 ms" in text and "p99 99.0 ms" in text
+    assert "10 errors</span> of 100 requests" in text and text.count("<tr>") == 21
+    now[0] = 1064.95  # the minute now starts at 1004.95: the last 50 requests are left
+    stats = window.stats()
+    assert (stats.requests, stats.errors) == (50, 5) and stats.p50_ms == pytest.approx(75.0)
+    assert stats.req_per_s == pytest.approx(50 / 60)
+
+
+def test_widget_live_panel_shows_the_servers_requests_and_stops_with_it(shell):
+    handle = serve_versioned(shell)
+    widget = handle.widget()
+    session = requests.Session()
+    for _ in range(25):
+        assert session.post(f"{handle.url}/ask", json={}, timeout=5).status_code == 200
+    for _ in range(5):
+        r = session.post(f"{handle.url}/ask", data="{bad", timeout=5,
+                         headers={"Content-Type": "application/json"})
+        assert r.status_code == 400
+    # The timer thread renders it within a second or two, without being asked.
+    text = wait_until(lambda: "of 30 requests" in widget.live.html.value
+                      and widget.live.html.value, 10, message="the panel to show 30 requests")
+    assert "5 errors</span> of 30 requests" in text and text.count("<tr>") == 21
+    stats = handle.request_window().stats()
+    assert (stats.requests, stats.errors) == (30, 5) and stats.req_per_s > 0
+    assert f"p99 {stats.p99_ms:.1f} ms" in text
+    assert text.count("<td>ask</td><td>400</td>") == 5
+    assert text.count("<td>ask</td><td>200</td>") == 15
+    assert widget.live.alive
+    handle.stop()
+    wait_until(lambda: not widget.live.alive, 5, message="the panel's timer to stop")
+    assert widget.predict.disabled

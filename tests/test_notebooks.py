@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -107,10 +108,31 @@ def test_04_online_and_batch_serving(workdir):
     assert "driver_id  prediction" in find(texts, "driver_id  prediction")
 
 
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_06_live_serving(workdir):
+    texts = execute("06_live_serving.ipynb", workdir)
+    assert not any("ERROR" in t for t in texts), texts
+    assert "<widget>" in find(texts, "serving IrisClassifier:")
+    assert find(texts, "before the edit:").strip() == "before the edit: [0]"
+    swap = find(texts, "Live: now serving")
+    assert re.search(r"Live: now serving IrisClassifier \(edited \d\d:\d\d:\d\d\) at "
+                     r"http://127\.0\.0\.1:\d+", swap), swap
+    after = find(texts, "after the edit:")
+    assert "after the edit: ['setosa']" in after
+    assert "APIs: ['about', 'predict']" in after
+    assert "about: {'classes': ['setosa', 'versicolor', 'virginica']}" in after
+    bench = find(texts, "IrisClassifier /predict: 1 s per point")
+    assert "req_per_s" in bench and "p99_ms" in bench
+    assert find(texts, "errors:").strip() == "errors: 0 | throughput above zero: True"
+    assert find(texts, "stopped").strip() == "stopped IrisClassifier"
+
+
 def test_notebooks_exist_for_each_tutorial():
     names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
     assert names == ["01_iris_quickstart.ipynb", "02_spacy_ner.ipynb",
-                     "03_pytorch_cifar10.ipynb", "04_online_and_batch_serving.ipynb"]
+                     "03_pytorch_cifar10.ipynb", "04_online_and_batch_serving.ipynb",
+                     "06_live_serving.ipynb"]
     for name in names:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         nbformat.validate(nb)

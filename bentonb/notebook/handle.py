@@ -50,6 +50,12 @@ class ServingHandle:
         self.notice = notice
         self.name = service.name
         self.displayed_in: int | None = None  # the cell whose output shows the widget
+        #: Re-running the service's cell (or ``%bento_pack``) swaps it in (``--no-live``: off).
+        self.live = True
+        #: The last live swap, as the cell printed it (None: none yet).
+        self.last_swap: str | None = None
+        self._widgets: list[Any] = []
+        self._window: Any = None
 
     @property
     def service(self) -> Any:
@@ -86,9 +92,27 @@ class ServingHandle:
         """Serve ``service`` from now on; in-flight requests finish on the old one."""
         self.server.swap(service)
 
+    def request_window(self) -> Any:
+        """The last minute of requests this server answered (a
+        :class:`~bentonb.notebook.live_panel.RequestWindow`), counted from the first call."""
+        from bentonb.notebook.live_panel import attach
+
+        with _LOCK:
+            if self._window is None:
+                self._window = attach(self.server.state.metrics)
+            return self._window
+
+    def announce(self, line: str) -> None:
+        """Record a live swap and show ``line`` in every widget of this handle."""
+        self.last_swap = line
+        for widget in list(self._widgets):
+            widget.swapped(line)
+
     def stop(self) -> None:
         """Stop serving, close the tunnel, free the port."""
         self.server.stop()
+        for widget in list(self._widgets):
+            widget.stopped()
         if self.tunnel is not None:
             self.tunnel.close()
         with _LOCK:
@@ -108,7 +132,9 @@ class ServingHandle:
     def widget(self) -> Any:
         from bentonb.notebook.widget import ServingWidget
 
-        return ServingWidget(self)
+        widget = ServingWidget(self)
+        self._widgets.append(widget)
+        return widget
 
     def _ipython_display_(self) -> None:
         from IPython import get_ipython

@@ -1,5 +1,5 @@
-"""``%load_ext bentonb``: ``%%bento_service``, ``%bento_pack``, ``%bento_serve`` and
-``%bento_store``.
+"""``%load_ext bentonb``: ``%%bento_service``, ``%bento_pack``, ``%bento_serve``,
+``%bento_bench`` and ``%bento_store``.
 
 Every error is a one-line ``UsageError`` that says how to fix the call.
 """
@@ -56,10 +56,10 @@ class BentonbMagics(Magics):
             raise UsageError("a %%bento_service cell must be plain Python: move magics and "
                              "!shell commands to another cell")
         ns = self.shell.user_ns
-        before = {k: v for k, v in ns.items() if isinstance(v, type)}
+        before = dict(ns)  # what each name meant (compared by identity)
         result = self.shell.run_cell(cell, store_history=False, silent=False)
         if not result.success:
-            return
+            return  # the traceback is shown; a served version keeps serving
         defined = [v for k, v in ns.items()
                    if isinstance(v, type) and issubclass(v, BentoService)
                    and v is not BentoService and before.get(k) is not v
@@ -69,6 +69,19 @@ class BentonbMagics(Magics):
                              "for the cell with `class MyService(bentonb.BentoService)`")
         for cls in defined:
             record_service_source(cls, source)
+        self._swap_edited(defined, before)
+
+    def _swap_edited(self, classes: list[type], before: dict[str, Any]) -> None:
+        """Serve the new version of each class this kernel serves live."""
+        from bentonb.notebook import live
+
+        for cls in classes:
+            handle = live.live_handle(cls.__name__)
+            if handle is None:
+                continue
+            service = (live.repacked_instance(cls, self.shell.user_ns, before)
+                       or live.rebuild(cls, handle.service))
+            print(live.swap_in(handle, service, "edited"))
 
     @magic_arguments()
     @argument("service", help="A service class or instance in the notebook.")
@@ -107,6 +120,11 @@ class BentonbMagics(Magics):
         else:
             path = service.save(version=args.version, labels=labels)
         print(f"saved {service.tag} to {path}")
+        from bentonb.notebook import live
+
+        handle = live.live_handle(service.name)
+        if handle is not None:
+            print(live.swap_in(handle, service, "packed"))
         return service
 
     @magic_arguments()
@@ -130,6 +148,8 @@ class BentonbMagics(Magics):
     @argument("--max-request-size", type=float, default=20, help="Largest body in MB.")
     @argument("--max-image-pixels", type=int, help="Largest image (width x height).")
     @argument("--no-widget", action="store_true")
+    @argument("--no-live", action="store_true",
+              help="Do not swap in a re-run %%%%bento_service cell or %%bento_pack.")
     @argument("--stop", action="store_true", help="Stop TARGET (a service name), or all.")
     @argument("--list", action="store_true", help="List what this kernel serves.")
     @line_magic
@@ -171,6 +191,7 @@ class BentonbMagics(Magics):
                                max_queue=args.max_queue,
                                max_request_size=args.max_request_size,
                                max_image_pixels=args.max_image_pixels)
+        handle.live = not args.no_live
         self._announce(handle)
         if not args.no_widget:
             from IPython.display import display
@@ -178,6 +199,39 @@ class BentonbMagics(Magics):
             display(handle.widget())
             handle.displayed_in = self.shell.execution_count
         return handle
+
+    @magic_arguments()
+    @argument("target", help="A served service (name, tag or variable) or an API's URL.")
+    @argument("--api", help="The API to load (default: the first).")
+    @argument("--concurrency", default="1,8,32", help="Clients per point, e.g. 1,8,32.")
+    @argument("--duration", type=float, default=2.0, help="Seconds per point.")
+    @argument("--data", help="The request body (JSON text) or @FILE (default: the API's "
+                             "example input).")
+    @line_magic
+    @_usage_errors
+    def bento_bench(self, line: str) -> Any:
+        """%bento_bench SVC|URL [--api NAME] [--concurrency 1,8,32] [--duration S]
+        [--data JSON|@FILE]: closed-loop load from a separate process; shows req/s, p50,
+        p99 and errors per concurrency (and a plot with matplotlib), returns a DataFrame."""
+        from IPython.display import Image, display
+
+        from bentonb.notebook import bench
+
+        args = parse_argstring(self.bento_bench, line)
+        levels = bench.parse_concurrency(args.concurrency)
+        duration = bench.check_duration(args.duration)
+        target = bench.resolve(args.target, self.shell.user_ns, args.api, args.data)
+        rows = bench.run_loadgen(target, levels, duration)
+        frame = bench.results_frame(rows)
+        print(f"{target.label}: {duration:g} s per point, closed loop from a separate process")
+        print(frame.to_string())
+        first_error = next((r["first_error"] for r in rows if r["first_error"]), None)
+        if first_error:
+            print(f"first error: {first_error}")
+        png = bench.plot_png(frame, target.label)
+        if png is not None:
+            display(Image(data=png, format="png"))
+        return frame
 
     @magic_arguments()
     @argument("name", nargs="?", default="", help="Only bundles whose name contains this.")

@@ -1,4 +1,5 @@
-"""The inline widget shown by ``%bento_serve``: try the APIs, containerize, stop.
+"""The inline widget shown by ``%bento_serve``: try the APIs, containerize, stop, and
+watch the last minute of requests (:mod:`bentonb.notebook.live_panel`).
 
 Buttons do their work on background threads; those threads update the output
 areas only through ``append_stdout`` / ``append_display_data`` (never ``with
@@ -17,6 +18,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from bentonb.notebook.live_panel import LivePanel
+
 
 class ServingWidget:
     """Widgets bound to one :class:`ServingHandle`; ``.box`` is what is displayed."""
@@ -26,6 +29,7 @@ class ServingWidget:
         service = handle.service
         apis = [a.name for a in service.inference_apis]
         self.header = widgets.HTML(self._header_html())
+        self.live_note = widgets.HTML()
         self.api = widgets.Dropdown(options=apis, description="API")
         self.body = widgets.Textarea(layout=widgets.Layout(width="100%", height="6em"))
         self.upload = widgets.FileUpload(description="Upload file", multiple=False)
@@ -37,15 +41,16 @@ class ServingWidget:
         self.status = widgets.HTML()
         self.answer = widgets.Output(layout=widgets.Layout(border="1px solid #ddd"))
         self.log = widgets.Output(layout=widgets.Layout(max_height="20em", overflow="auto"))
+        self.live = LivePanel(handle.request_window(), lambda: handle.running)
         self.api.observe(lambda _: self._select_api(), names="value")
         self.predict.on_click(lambda _: self._start(self._predict))
         self.containerize.on_click(lambda _: self._start(self._containerize))
         self.stop.on_click(lambda _: self._stop())
         self._select_api()
         self.box = widgets.VBox([
-            self.header, self.api, self.body, self.upload, self.curl,
+            self.header, self.live_note, self.api, self.body, self.upload, self.curl,
             widgets.HBox([self.predict, self.containerize, self.stop]),
-            self.status, self.answer, self.log,
+            self.status, self.answer, self.live.html, self.log,
         ])
         self.threads: list[threading.Thread] = []
 
@@ -146,6 +151,23 @@ class ServingWidget:
             self.log.append_stdout(f"containerize failed: {exc}\n")
         finally:
             self.containerize.disabled = False
+
+    def swapped(self, line: str) -> None:
+        """A new version is served: show ``line``, its header and its APIs."""
+        self.live_note.value = f"<b style='color:#080'>{html.escape(line)}</b>"
+        self.header.value = self._header_html()
+        apis = [a.name for a in self.handle.service.inference_apis]
+        if list(self.api.options) != apis:
+            keep = self.api.value if self.api.value in apis else apis[0]
+            self.api.options = apis
+            self.api.value = keep
+        self._select_api()
+
+    def stopped(self) -> None:
+        """The server stopped (from any cell or button): nothing here works any more."""
+        for button in (self.predict, self.containerize, self.stop):
+            button.disabled = True
+        self.live.stop()
 
     def _stop(self) -> None:
         self.handle.stop()

@@ -4,6 +4,8 @@ never imports tornado, the handlers, notebook/ or the CLI."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -32,6 +34,9 @@ class ServerMetrics:
                                  "Prediction requests received and not yet answered.",
                                  ["api"], registry=self.registry)
         self._children: dict[tuple[str, int], tuple] = {}
+        #: Called as ``listener(api, status, seconds)`` after each answered request, on
+        #: the server's event loop (keep it short; the notebook's live panel is one).
+        self.listeners: list[Callable[[str, int, float], None]] = []
 
     def hook(self, api: str):
         """A callback for a dispatcher of ``api``: ``hook(event, value)``."""
@@ -55,6 +60,8 @@ class ServerMetrics:
                                               self.latency.labels(api))
         children[0].inc()
         children[1].observe(seconds)
+        for listener in self.listeners:
+            listener(api, status, seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
