@@ -233,8 +233,10 @@ def test_plain_python_serve_gives_the_same_handle(shell):
 
     cell(shell, CONSTANT_CELL, "bento_service")
     svc = shell.user_ns["Constant"]().pack("answer", 42)
-    handle = bentonb.serve(svc, port=0)
-    assert requests.post(f"{handle.url}/ask", json={}, timeout=5).json() == 42
+    handle = bentonb.serve(svc, port=0, api_key="a-key-of-mine")
+    assert requests.post(f"{handle.url}/ask", json={}, timeout=5).status_code == 401
+    with handle.client() as client:  # the handle's URL and API key
+        assert client.ask({}) == 42
     handle.stop()
     assert not handle.running
 
@@ -308,6 +310,7 @@ def test_widget_buttons_predict_containerize_and_stop(shell, monkeypatch, tmp_pa
     assert widget.api.options == ("predict",)
     assert widget.body.value == "[[5.1, 3.5, 1.4, 0.2]]"
     assert handle.url in widget.header.value and "IrisClassifier:" in widget.header.value
+    assert f"bentonb.Client(&#x27;{handle.url}&#x27;).predict(...)" in widget.curl.value
     widget.body.value = "[[6.7, 3.0, 5.2, 2.3], [5.1, 3.5, 1.4, 0.2]]"
     widget.predict.click()
     widget.wait()

@@ -88,6 +88,14 @@ class ServingHandle:
                   else self.service.inference_apis[0])
         return curl_command(target, self.public_url or self.url, api_key=self.api_key)
 
+    def client(self, public: bool = False, **options: Any) -> Any:
+        """A :class:`bentonb.Client` for this server, with its API key (``public``: through
+        the public URL); ``options`` go to the client (``timeout``, ``max_retries``)."""
+        from bentonb.client import Client
+
+        url = self.public_url if public and self.public_url else self.url
+        return Client(url, api_key=self.api_key, **options)
+
     def swap(self, service: Any) -> None:
         """Serve ``service`` from now on; in-flight requests finish on the old one."""
         self.server.swap(service)

@@ -83,7 +83,11 @@ class ServingWidget:
         self.upload.layout.display = None if takes_files else "none"
         self.body.layout.display = "none" if takes_files else None
         command = html.escape(self.handle.curl(api.name))
-        self.curl.value = f"<p>From a shell: <code>{command}</code></p>"
+        key = ", api_key=..." if self.handle.api_key else ""
+        python = html.escape(f"bentonb.Client({self.handle.public_url or self.handle.url!r}"
+                             f"{key}).{api.name}(...)")
+        self.curl.value = (f"<p>From a shell: <code>{command}</code><br>"
+                           f"From Python: <code>{python}</code></p>")
 
     def _start(self, work: Any) -> threading.Thread:
         thread = threading.Thread(target=work, daemon=True)
