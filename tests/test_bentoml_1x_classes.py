@@ -205,3 +205,26 @@ def test_one_api_name_serves_both_generations():
     with pytest.raises(InvalidArgument, match="traffic=...\\) has no option 'timout'"):
         bentonb.service(traffic={"timout": 3})
     assert bentonb.service.BentoService is bentonb.BentoService
+
+
+def test_traffic_timeout_bounds_each_request_of_the_service(serve):
+    import threading
+
+    released = threading.Event()
+
+    @bentonb.service(traffic={"timeout": 0.3})
+    class Patient:
+        @bentonb.api
+        def wait(self, seconds: float) -> dict:
+            released.wait(seconds)
+            return {"waited": seconds}
+
+    server = serve(ClassService(Patient))
+    try:
+        quick = requests.post(f"{server.url}/wait", json={"seconds": 0.0}, timeout=10)
+        assert quick.status_code == 200 and quick.json() == {"waited": 0.0}
+        slow = requests.post(f"{server.url}/wait", json={"seconds": 5.0}, timeout=10)
+        assert slow.status_code == 504
+        assert "did not answer within 0.3 s" in slow.json()["error"]
+    finally:
+        released.set()

@@ -176,7 +176,9 @@ class ApiHandler(BaseHandler):
                                                   "request_id": self.request_id})
 
     async def _answer(self, request: HttpRequest) -> None:
-        api, metrics, timeout = self.api, self.state.metrics, self.state.config.timeout
+        api, metrics = self.api, self.state.metrics
+        # An API's own bound (1.x ``traffic={"timeout": s}``) wins over --timeout.
+        timeout = getattr(api, "timeout", None) or self.state.config.timeout
         status = CLIENT_GONE
         metrics.in_progress.labels(api.name).inc()
         work = self._work = asyncio.ensure_future(self._predict(request))
@@ -188,7 +190,7 @@ class ApiHandler(BaseHandler):
                 work.cancel()
                 status = 504
                 self.write_json_error(504, f"API '{api.name}' did not answer within "
-                                           f"{timeout:g} s (the server's --timeout)")
+                                           f"{timeout:g} s (its timeout)")
             elif work.cancelled():
                 self.set_status(CLIENT_GONE)  # nobody to answer; the access log says so
             elif getattr(api, "streaming", False):
