@@ -101,6 +101,17 @@ def test_build_serve_export_import_serve(project, store_home, tmp_path):
 
     listed = bentonb_cli("list", "-o", "json")
     assert listed.returncode == 0 and "sklearn-model" in listed.stdout
+    from bentonb.dashboard.catalog import Catalog
+    from bentonb.dashboard.pages import detail_page
+
+    catalog = Catalog()
+    [entry] = catalog.entries()
+    assert entry.summary()["kind"] == "1.x"
+    assert entry.summary()["models"] == [f"sklearn-model:{model}"]
+    detail = catalog.detail("sklearn-model", "v1")
+    assert "ONLINE_STORE" in detail["source"] and detail["models"][0]["size"] > 0
+    page = detail_page(detail, "/")
+    assert f"sklearn-model:{model}" in page and "service:svc" in page
 
     with ServeProcess("sklearn-model:latest", "--port", "0").wait_started(120) as server:
         check_answers(server.url)
