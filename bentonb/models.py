@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import contextvars
 import datetime
 import errno
 import os
@@ -36,6 +37,11 @@ MODEL_FILE = "model.yaml"
 CUSTOM_OBJECTS_FILE = "custom_objects.pkl"
 MAX_MODEL_FILE_BYTES = 1 << 20
 _SIGNATURE_KEYS = ("batchable", "batch_dim", "input_spec", "output_spec")
+#: Folders (each holding a ``models/`` folder laid out as a store) searched before the
+#: store while a bundle's service is being loaded: a 1.x bundle's own models. Scoped to
+#: the loading context by :func:`models_of_bundle`, never set for good.
+_BUNDLE_HOMES: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar(
+    "bentonb_bundle_model_homes", default=())
 #: Set by the layers above: how a stored model becomes a runner, and an object again.
 _RUNTIME: dict[str, Callable[..., Any] | None] = {"runner": None, "loader": None}
 
@@ -266,7 +272,15 @@ class ModelStore:
         return [m for n in names for m in self._versions(n)]
 
     def get(self, tag: str | Tag) -> Model:
-        """``name:version``, ``name:latest`` or ``name`` (the newest)."""
+        """``name:version``, ``name:latest`` or ``name`` (the newest). While a bundle's
+        service loads (:func:`models_of_bundle`), the bundle's models come first, so a
+        bundle serves the models it was built with."""
+        for home in _BUNDLE_HOMES.get():
+            with contextlib.suppress(NotFound):
+                return ModelStore(home)._get(tag)
+        return self._get(tag)
+
+    def _get(self, tag: str | Tag) -> Model:
         name, version = parse_tag(str(tag), "model")
         models = self._versions(name)
         if version is None and models:
@@ -371,6 +385,18 @@ class ModelStore:
                                       f"first (bentonb models delete {info.tag})")
             with self._staging("import") as tmp:
                 return self._publish(safetar.extract(tar, checked, tmp), info.tag)
+
+
+@contextlib.contextmanager
+def models_of_bundle(home: str | Path) -> Iterator[None]:
+    """Within the block (in this thread or task), model lookups search
+    ``home/models/`` before the store: a bundle loader wraps the import of a 1.x
+    bundle's service in it. Saving still writes to the store."""
+    token = _BUNDLE_HOMES.set((Path(home), *_BUNDLE_HOMES.get()))
+    try:
+        yield
+    finally:
+        _BUNDLE_HOMES.reset(token)
 
 
 def get(tag: str | Tag) -> Model:

@@ -128,10 +128,23 @@ def test_06_live_serving(workdir):
     assert find(texts, "stopped").strip() == "stopped IrisClassifier"
 
 
+def test_05_bentoml_1x_online_serving(workdir, store_home):
+    texts = execute("05_bentoml_1x_online_serving.ipynb", workdir)
+    assert not any("ERROR" in t for t in texts), texts
+    assert find(texts, "serving sklearn-model at http://127.0.0.1:")
+    assert "best: 200 {'prediction': 1002.0, 'error': None}" in find(texts, "best:")
+    assert "bad: 400" in find(texts, "bad:") and "driver_ids.0" in find(texts, "bad:")
+    assert "Successfully built sklearn-model:nb1" in find(texts, "Successfully built")
+    assert "prediction=1003.0" in find(texts, "from the bundle:")
+    assert (store_home / "repository" / "sklearn-model" / "nb1" / "sklearn_model" / "src"
+            / "service.py").is_file()
+
+
 def test_notebooks_exist_for_each_tutorial():
     names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
     assert names == ["01_iris_quickstart.ipynb", "02_spacy_ner.ipynb",
                      "03_pytorch_cifar10.ipynb", "04_online_and_batch_serving.ipynb",
+                     "05_bentoml_1x_online_serving.ipynb",
                      "06_live_serving.ipynb"]
     for name in names:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)

@@ -64,7 +64,7 @@ def relabel(bundle_dir: Path, add: Mapping[str, str] | None = None,
         labels.update(add)
         manifest.labels = labels
         text = yaml.safe_dump(manifest.to_dict(), sort_keys=False, allow_unicode=True)
-        package_copy = bundle_dir / manifest.name / MANIFEST_FILE
+        package_copy = bundle_dir / manifest.package / MANIFEST_FILE
         # The package copy first: the root copy is what the store indexes, so once it
         # changes, both have.
         if package_copy.is_file() and not package_copy.is_symlink():

@@ -21,6 +21,7 @@ from bentonb.bundle.paths import BundleLocation, locate
 from bentonb.bundle.writer import mark_saved
 from bentonb.errors import BundleError
 from bentonb.frameworks.base import artifact_class
+from bentonb.models import models_of_bundle
 
 #: The class attribute that marks a class the loader may instantiate as a service.
 SERVICE_MARKER = "__bentonb_service__"
@@ -35,8 +36,9 @@ def _import_service_module(where: BundleLocation) -> Any:
     with _IMPORT_LOCK:
         if module_name in sys.modules:
             return sys.modules[module_name]
-        if str(package) not in sys.path:
-            sys.path.insert(0, str(package))  # the service's sibling modules
+        source = str(where.source_dir)
+        if source not in sys.path:
+            sys.path.insert(0, source)  # the service's sibling modules
         spec = importlib.util.spec_from_file_location(module_name, where.module_file)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
@@ -54,6 +56,8 @@ def load_bundle(path: str | Path) -> Any:
     its code runs."""
     where = locate(Path(path))
     manifest = where.manifest
+    if manifest.kind == "1.x":
+        return _load_service_object(where)
     module = _import_service_module(where)
     cls = getattr(module, manifest.name, None)
     if not (isinstance(cls, type) and getattr(cls, SERVICE_MARKER, False) is True):
@@ -73,5 +77,21 @@ def load_bundle(path: str | Path) -> Any:
                                           spec.metadata)
     # The decorator's own path meant the author's directory; a bundle serves its copy.
     service.web_static_dir = where.static_dir
+    mark_saved(service, manifest, where.root)
+    return service
+
+
+def _load_service_object(where: BundleLocation) -> Any:
+    """A 1.x bundle: import its service module with the bundle's models found first,
+    take the service object the manifest names, and load its runners' models."""
+    manifest = where.manifest
+    with models_of_bundle(where.models_home):
+        module = _import_service_module(where)
+        service = getattr(module, manifest.attribute, None)
+        if not (hasattr(service, "inference_apis") and hasattr(service, "runners")):
+            raise BundleError(f"{manifest.service} in {where.source_dir} is not a "
+                              "bentonb.Service (svc = bentonb.Service(...))")
+        if callable(getattr(service, "init_runners", None)):
+            service.init_runners()
     mark_saved(service, manifest, where.root)
     return service

@@ -22,6 +22,13 @@ __all__ = ["MANIFEST_FILE", "ApiSpec", "ArtifactSpec", "BundleManifest", "EnvInf
 
 #: One directory name: no separator, no ``..``, not hidden.
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+#: ``module.path:attribute`` of a 1.x bundle's service.
+SERVICE_TARGET = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):"
+                      r"([A-Za-z_][A-Za-z0-9_]*)$")
+#: A Debian package name (``docker.system_packages``): it becomes a word of the Dockerfile.
+SYSTEM_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]{0,99}$")
+#: The bundle kinds: a 0.x BentoService class, or a 1.x ``bentonb.Service`` object.
+KINDS = ("0.x", "1.x")
 
 
 @dataclass
@@ -54,6 +61,8 @@ class EnvInfo:
     infer_pip_packages: bool = True
     docker_base_image: str | None = None
     setup_sh: str | None = None
+    #: Debian packages the image installs with apt-get (``docker.system_packages``).
+    system_packages: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -73,10 +82,29 @@ class BundleManifest:
     #: The directory, inside the package directory, of the files the web server serves
     #: at ``/`` (``@web_static_content``); None when the service has none.
     web_static_content: str | None = None
+    #: ``0.x`` (a BentoService class named ``name`` in ``module``) or ``1.x`` (the
+    #: ``bentonb.Service`` object ``service`` names, its files under ``<package>/src``).
+    kind: str = "0.x"
+    #: 1.x: ``module:attribute`` of the service object (``module`` is its module part).
+    service: str | None = None
+    #: 1.x: the ``name:version`` tags of the models under ``<package>/models``.
+    models: list[str] = field(default_factory=list)
 
     @property
     def tag(self) -> str:
         return f"{self.name}:{self.version}"
+
+    @property
+    def package(self) -> str:
+        """The package directory's name: the name as a Python identifier (a 1.x service
+        may be called ``sklearn-model``; its package is ``sklearn_model``)."""
+        package = re.sub(r"\W", "_", self.name)
+        return package if package.isidentifier() else f"_{package}"
+
+    @property
+    def attribute(self) -> str | None:
+        """1.x: the name of the service object in its module."""
+        return self.service.split(":", 1)[1] if self.service else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,7 +134,20 @@ class BundleManifest:
         the bundle or inject into a generated file."""
         check_name(self.name)
         check_version(self.version)
-        if not isinstance(self.module, str) or not self.module.isidentifier():
+        if self.kind not in KINDS:
+            raise InvalidArgument(f"invalid kind {self.kind!r:.40}: one of {', '.join(KINDS)}")
+        if self.kind == "1.x":
+            match = SERVICE_TARGET.match(self.service) if isinstance(self.service, str) else None
+            if match is None or match.group(1) != self.module:
+                raise InvalidArgument(f"invalid service {self.service!r:.80}: module:attribute "
+                                      f"of the service object, its module {self.module!r:.80}")
+            if not isinstance(self.models, list):
+                raise InvalidArgument("models must be a list of name:version tags")
+            for tag in self.models:
+                name, _, version = str(tag).partition(":")
+                check_name(name, "model")
+                check_version(version, "model")
+        elif not isinstance(self.module, str) or not self.module.isidentifier():
             raise InvalidArgument(f"invalid service module {self.module!r}: it must be a "
                                   "plain Python identifier such as iris_classifier")
         for art in self.artifacts:
@@ -124,6 +165,10 @@ class BundleManifest:
                            (self.env.setup_sh, "env.setup_sh")]:
             if word is not None:
                 _check_text(word, what, spaces=False)
+        for package in self.env.system_packages:
+            if not isinstance(package, str) or not SYSTEM_PACKAGE.match(package):
+                raise InvalidArgument(f"invalid env.system_packages entry {package!r:.80}: a "
+                                      "Debian package name such as libgomp1")
 
     @classmethod
     def read(cls, bundle_dir: Path) -> BundleManifest:

@@ -28,8 +28,27 @@ class BundleLocation:
     manifest: BundleManifest
 
     @property
+    def source_dir(self) -> Path:
+        """Where the service's modules are: the package directory (0.x), or its
+        ``src`` folder holding the files a bentofile included (1.x)."""
+        return self.package / "src" if self.manifest.kind == "1.x" else self.package
+
+    @property
     def module_file(self) -> Path:
-        return self.package / f"{self.manifest.module}.py"
+        base = self.source_dir / Path(*self.manifest.module.split("."))
+        if self.manifest.kind == "1.x" and not base.with_suffix(".py").is_file():
+            return base / "__init__.py"
+        return base.with_suffix(".py")
+
+    @property
+    def models_home(self) -> Path:
+        """The directory whose ``models/`` folder holds a 1.x bundle's models, laid out
+        as the model store (``models/<name>/<version>/model.yaml``)."""
+        return self.package
+
+    def model_dir(self, tag: str) -> Path:
+        name, _, version = tag.partition(":")
+        return self.package / "models" / name / version
 
     def artifact_dir(self, name: str) -> Path:
         return self.package / "artifacts" / name
@@ -82,14 +101,19 @@ def locate(path: str | Path) -> BundleLocation:
         raise BundleError(f"no bundle directory at {path}")
     manifest = BundleManifest.read(root)  # first: a directory without one is not walked
     check_tree(root)
-    for package in (root / manifest.name, root):
-        if (package / f"{manifest.module}.py").is_file():
+    for package in (root / manifest.package, root):
+        if BundleLocation(root, package, manifest).module_file.is_file():
             break
     else:
-        raise BundleError(f"bundle {root} is incomplete: {manifest.name}/{manifest.module}.py "
-                          "is missing")
+        raise BundleError(f"bundle {root} is incomplete: the service module "
+                          f"{manifest.module} is missing from {manifest.package}/")
     where = BundleLocation(root, package, manifest)
     check_inside(root, where.module_file, "service module")
+    for tag in manifest.models:
+        if not (check_inside(root, where.model_dir(tag), f"model '{tag}'")
+                / "model.yaml").is_file():
+            raise BundleError(f"bundle {root} is incomplete: model {tag} has no "
+                              f"{where.model_dir(tag).relative_to(root)}/model.yaml")
     for art in manifest.artifacts:
         check_inside(root, where.artifact_dir(art.name), f"artifact '{art.name}'")
     if where.static_dir is not None:

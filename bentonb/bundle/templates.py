@@ -34,10 +34,14 @@ def default_base_image(python_version: str) -> str:
 def dockerfile(manifest: BundleManifest) -> str:
     base = manifest.env.docker_base_image or default_base_image(manifest.python_version)
     setup = "RUN bash ./setup.sh\n" if manifest.env.setup_sh else ""
+    apt = ""
+    if manifest.env.system_packages:
+        apt = ("RUN apt-get update && apt-get install -y --no-install-recommends "
+               f"{' '.join(manifest.env.system_packages)} && rm -rf /var/lib/apt/lists/*\n")
     return f"""\
 ARG BASE_IMAGE={base}
 FROM ${{BASE_IMAGE}}
-ENV PYTHONUNBUFFERED=1 PORT=5000 BENTONB_HOME=/home/bentonb/store \\
+{apt}ENV PYTHONUNBUFFERED=1 PORT=5000 BENTONB_HOME=/home/bentonb/store \\
     PATH=/opt/bentonb/bin:$PATH
 WORKDIR /bundle
 # Wheels in ./wheels (bentonb containerize --wheels) make the build work offline.
@@ -83,18 +87,18 @@ dependencies = [
 {deps}]
 
 [tool.setuptools]
-packages = ["{manifest.name}"]
+packages = ["{manifest.package}"]
 
 [tool.setuptools.package-data]
-"{manifest.name}" = ["**/*"]
+"{manifest.package}" = ["**/*"]
 """
 
 
 def package_init(manifest: BundleManifest) -> str:
     return f'''"""{manifest.name} {manifest.version}, a bentonb bundle.
 
-    import {manifest.name}
-    svc = {manifest.name}.load()
+    import {manifest.package}
+    svc = {manifest.package}.load()
 """
 
 from pathlib import Path
@@ -103,7 +107,7 @@ __version__ = "{manifest.version}"
 
 
 def load():
-    """Load the {manifest.name} service with its artifacts."""
+    """Load the {manifest.name} service with its artifacts (or models)."""
     from bentonb.bundle.loader import load_bundle
 
     return load_bundle(Path(__file__).resolve().parent)
@@ -126,5 +130,6 @@ A prediction service bundle saved by bentonb {manifest.bentonb_version}.
 
     bentonb serve .                      # HTTP server on port 5000
     bentonb containerize {manifest.tag}  # container image
-    pip install .                        # then: import {manifest.name}; {manifest.name}.load()
+    pip install .                        # then: import {manifest.package}; \
+{manifest.package}.load()
 """

@@ -17,6 +17,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,16 @@ def write_bundle(service: Any, target: Path, version: str,
                     spec.docker_base_image, "setup.sh" if spec.setup_sh else None),
         web_static_content=static,
     )
+    write_generated_files(target, manifest, requirements, spec.setup_sh)
+    return manifest
+
+
+def write_generated_files(target: Path, manifest: BundleManifest, requirements: list[str],
+                          setup_sh: str | None = None) -> None:
+    """Write what every bundle has besides its service and models: both copies of the
+    manifest, the package ``__init__``, requirements.txt, Dockerfile, entrypoint,
+    .dockerignore, pyproject.toml, README.md, ``wheels/`` and the setup script."""
+    package = target / manifest.package
     manifest.write(target / MANIFEST_FILE)
     manifest.write(package / MANIFEST_FILE)
     (package / "__init__.py").write_text(templates.package_init(manifest), encoding="utf-8")
@@ -147,12 +158,11 @@ def write_bundle(service: Any, target: Path, version: str,
     (target / "README.md").write_text(templates.readme(manifest), encoding="utf-8")
     (target / "wheels").mkdir()
     (target / "wheels" / ".keep").write_text("", encoding="utf-8")
-    if spec.setup_sh:
-        script = spec.setup_sh
+    if setup_sh:
+        script = setup_sh
         if Path(script).is_file():
             script = Path(script).read_text(encoding="utf-8")
         (target / "setup.sh").write_text(script, encoding="utf-8")
-    return manifest
 
 
 def _copy_static_content(service: Any, package: Path) -> str | None:
@@ -190,9 +200,22 @@ def save_bundle(service: Any, home: str | Path | None = None, version: str | Non
     with one, the second saver gets a clear error instead of replacing the first.
     """
     _refuse_url(home, "base_path")
-    store = LocalStore(home)
-    name = check_name(service.name)
     labels = check_labels(labels)
+    path, manifest = publish(service.name, lambda target, chosen: write_bundle(
+        service, target, chosen, labels), home, version)
+    mark_saved(service, manifest, path)
+    SAVE_LOG.info("BentoService bundle '%s' saved to: %s", manifest.tag, path)
+    return path
+
+
+def publish(name: str, write: Callable[[Path, str], BundleManifest],
+            home: str | Path | None = None,
+            version: str | None = None) -> tuple[Path, BundleManifest]:
+    """Add a new version of bundle ``name`` to the store at ``home``:
+    ``write(directory, version)`` writes the bundle into an empty directory, which then
+    appears in the store whole or not at all. Returns the bundle's path and manifest."""
+    store = LocalStore(home)
+    name = check_name(name)
     if version is not None:
         check_version(version)
     for _ in range(_MAX_SAVE_TRIES):
@@ -202,7 +225,7 @@ def save_bundle(service: Any, home: str | Path | None = None, version: str | Non
                 raise _taken(name, chosen)
             continue
         with store.staging("tmp") as tmp:
-            manifest = write_bundle(service, tmp / "bundle", chosen, labels)
+            manifest = write(tmp / "bundle", chosen)
             sync_tree(tmp / "bundle")
             try:
                 entry = store.add(tmp / "bundle", name, chosen)
@@ -210,9 +233,7 @@ def save_bundle(service: Any, home: str | Path | None = None, version: str | Non
                 if version:
                     raise _taken(name, chosen) from None
                 continue  # another process took this version a moment before us
-        mark_saved(service, manifest, entry.path)
-        SAVE_LOG.info("BentoService bundle '%s' saved to: %s", manifest.tag, entry.path)
-        return entry.path
+        return entry.path, manifest
     raise BundleError(f"could not find a free version for {name}")
 
 

@@ -5,7 +5,14 @@ group; the console script is :func:`main`. The CLI sits on top of every other
 layer except the notebook, and nothing below imports it.
 """
 
-from bentonb.cli import bundles, k8s, models, serving, shipping  # noqa: F401  (register commands)
+from bentonb.cli import (  # noqa: F401  (register commands)
+    build,
+    bundles,
+    k8s,
+    models,
+    serving,
+    shipping,
+)
 from bentonb.cli.group import main
 
 __all__ = ["main"]

@@ -183,19 +183,19 @@ def import_command(file: str, max_size: int, max_members: int) -> None:
     Loading or serving a bundle runs its code (its service module and pickled
     models): import only bundles from people you trust.
     """
-    from bentonb.bundle import ArchiveLimits, BundleManifest, import_bundle
+    from bentonb.bundle import ArchiveLimits, import_bundle
+    from bentonb.bundle.paths import locate
 
     bundle = import_bundle(file, store(), ArchiveLimits(max_size, max_members))
-    manifest = BundleManifest.read(bundle.path)
+    where = locate(bundle.path)
+    manifest = where.manifest
     labels = ",".join(f"{k}={v}" for k, v in manifest.labels.items()) or "-"
-    package = bundle.path / manifest.name
-    module = package if (package / f"{manifest.module}.py").is_file() else bundle.path
     click.echo(f"imported {bundle.tag} to {bundle.path}\n"
                f"  name:        {manifest.name}\n"
                f"  version:     {manifest.version}\n"
                f"  created_at:  {manifest.created_at}\n"
                f"  labels:      {labels}\n"
-               f"  service:     {module / f'{manifest.module}.py'}\n"
+               f"  service:     {where.module_file}\n"
                "Loading or serving it runs that code: review it if the archive is not "
                "your own.")
 

@@ -54,7 +54,8 @@ class BundleEntry:
         m = self.manifest
         return {"name": m.name, "version": m.version, "tag": m.tag,
                 "created_at": m.created_at, "labels": m.labels, "size": self.size,
-                "apis": [a.name for a in m.apis], "artifacts": [a.type for a in m.artifacts]}
+                "apis": [a.name for a in m.apis], "artifacts": [a.type for a in m.artifacts],
+                "kind": m.kind, "models": list(m.models)}
 
 
 @dataclass
@@ -176,6 +177,8 @@ class Catalog:
         data = entry.manifest.to_dict()
         for spec in data["artifacts"]:
             spec["size"] = tree_size(where.artifact_dir(spec["name"]))
+        data["models"] = [{"tag": tag, "size": tree_size(where.model_dir(tag))}
+                          for tag in entry.manifest.models]
         data.update(
             tag=entry.manifest.tag, size=entry.size,
             requirements=_text(entry.path / "requirements.txt").splitlines(),

@@ -182,6 +182,10 @@ def detail_page(d: dict[str, Any], root: str) -> str:
     arts = _rows([[esc(a["name"]), esc(a["type"]), esc(a["framework"] or ""),
                    esc(str(a["framework_version"] or "")), human_size(a["size"])]
                   for a in d["artifacts"]])
+    models = "".join(f"<li><code>{esc(m['tag'])}</code> ({human_size(m['size'])})</li>"
+                     for m in d.get("models", []))
+    models = f'<section id="models"><h2>Models</h2><ul>{models}</ul></section>' \
+        if models else ""
     env = d["env"]
     shown = {v: f"<b>{esc(v)}</b>" if v == d["version"] else esc(v) for v in d["versions"]}
     versions = " ".join(f'<a href="{_bundle_url(root, d["name"], v)}">{text}</a>'
@@ -194,7 +198,8 @@ def detail_page(d: dict[str, Any], root: str) -> str:
 <h1>{esc(d['tag'])}</h1>
 <p class="muted">created {esc(d['created_at'][:19].replace('T', ' '))} &middot;
 {human_size(d['size'])} &middot; bentonb {esc(d['bentonb_version'])} &middot;
-Python {esc(d['python_version'])} &middot; module <code>{esc(d['module'])}</code></p>
+Python {esc(d['python_version'])} &middot; {esc(d.get('kind', '0.x'))} service
+<code>{esc(d.get('service') or d['module'])}</code></p>
 <p>Labels: {_labels(d['labels']) or '<span class="muted">none</span>'}</p>
 <p>Versions: {versions}</p>
 <section id="actions"><h2>Actions</h2>
@@ -211,6 +216,7 @@ Python {esc(d['python_version'])} &middot; module <code>{esc(d['module'])}</code
 <section id="artifacts"><h2>Artifacts</h2><table><thead><tr><th>Name</th><th>Type</th>
 <th>Framework</th><th>Version</th><th>Size</th></tr></thead><tbody>{arts}</tbody></table>
 </section>
+{models}
 <section id="env"><h2>Environment</h2>
 <p>pip packages: {esc(', '.join(env['pip_packages'])) or '<span class="muted">none</span>'}
 </p><p>base image: {esc(env['docker_base_image'] or 'default')} &middot; setup script:

@@ -26,11 +26,13 @@ _PORT_TRIES = 20
 
 
 def resolve_service(target: Any) -> Any:
-    """A service instance from a service, a tag or a bundle path."""
+    """A service instance from a service (0.x, or a 1.x ``bentonb.Service``), a tag or a
+    bundle path."""
     from bentonb.bundle import load
+    from bentonb.sdk import Service
     from bentonb.service import BentoService
 
-    if isinstance(target, BentoService):
+    if isinstance(target, (BentoService, Service)):
         return target
     if isinstance(target, type) and issubclass(target, BentoService):
         raise InvalidArgument(f"{target.__name__} is a class; serve an instance packed with "
