@@ -228,3 +228,18 @@ def test_traffic_timeout_bounds_each_request_of_the_service(serve):
         assert "did not answer within 0.3 s" in slow.json()["error"]
     finally:
         released.set()
+
+
+def test_a_service_class_is_served_in_the_kernel_by_bentonb_serve():
+    @bentonb.service
+    class Doubler:
+        @bentonb.api
+        def double(self, value: float) -> dict:
+            return {"twice": value * 2}
+
+    handle = bentonb.serve(Doubler, port=0)
+    try:
+        r = requests.post(f"{handle.url}/double", json={"value": 2.5}, timeout=10)
+        assert r.status_code == 200 and r.json() == {"twice": 5.0}
+    finally:
+        handle.stop()

@@ -26,14 +26,16 @@ _PORT_TRIES = 20
 
 
 def resolve_service(target: Any) -> Any:
-    """A service instance from a service (0.x, or a 1.x ``bentonb.Service``), a tag or a
-    bundle path."""
+    """A service instance from a service (0.x, a 1.x ``bentonb.Service`` or a
+    ``@bentonb.service`` class or instance), a tag or a bundle path."""
     from bentonb.bundle import load
-    from bentonb.sdk import Service
+    from bentonb.sdk import ClassService, Service, is_service_class
     from bentonb.service import BentoService
 
     if isinstance(target, (BentoService, Service)):
         return target
+    if is_service_class(target):  # a @bentonb.service class, or an instance of one
+        return ClassService(target)
     if isinstance(target, type) and issubclass(target, BentoService):
         raise InvalidArgument(f"{target.__name__} is a class; serve an instance packed with "
                               f"its models, e.g. {target.__name__}().pack(...)")
