@@ -164,6 +164,7 @@ def containerize(bundle: str | Path, tag: str | None = None, base_image: str | N
         check_push(tags)
     args = dict(build_args or {})
     context = write_context(bundle, output_dir, wheels, base_image, log)
+    log(f"wrote the build context to {context}")
     command = build_command(tags, context, args)
     try:
         client = _client()

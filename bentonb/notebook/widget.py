@@ -14,11 +14,55 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets as widgets
 
 from bentonb.notebook.live_panel import LivePanel
+
+
+def _pretty(text: str, indent: int | None = 2) -> str:
+    """JSON text re-indented (one line with ``indent=None``); other text as it is."""
+    try:
+        return json.dumps(json.loads(text), indent=indent, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def _is_error(line: str) -> bool:
+    """True for the line a JSON-lines stream ends with on an error (server/streaming.py
+    writes exactly ``{"error": ..., "request_id": ...}``)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and set(value) == {"error", "request_id"}
+
+
+def stream_events(lines: Any, sse: bool) -> Iterator[tuple[str, str]]:
+    """(event, data) for each item of a streamed answer's raw lines, as each completes:
+    Server-Sent Events (``event:``/``data:`` lines, a blank line ends one) or JSON
+    lines (the server's ``{"error": ..., "request_id": ...}`` line is the error
+    event). Kept here rather than taken from bentonb.client, which needs httpx."""
+    event, data = "message", []
+    for raw in lines:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not sse:
+            if line:
+                yield ("error" if _is_error(line) else "message"), line
+            continue
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", []
+            continue
+        key, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if key == "event":
+            event = value
+        elif key == "data":
+            data.append(value)
 
 
 class ServingWidget:
@@ -111,16 +155,25 @@ class ServingWidget:
                                       headers=headers, method="POST")
 
     def _predict(self) -> None:
-        self.answer.clear_output()
+        # Setting the trait clears the area from this thread; clear_output() would
+        # enter the widget's context (``with out:``), which is not thread-safe.
+        self.answer.outputs = ()
         try:
             request = self._request()
         except ValueError as exc:
             self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             return
         start = time.perf_counter()
+        if getattr(self._current_api(), "streaming", False):
+            request.add_header("Accept", "text/event-stream")
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                status, body = response.status, response.read()
+                status = response.status
+                media = response.headers.get("Content-Type", "")
+                if "event-stream" in media or "ndjson" in media:
+                    self._show_stream(response, media, start)
+                    return
+                body = response.read()
         except urllib.error.HTTPError as exc:
             status, body = exc.code, exc.read()
         except OSError as exc:
@@ -129,12 +182,30 @@ class ServingWidget:
         ms = (time.perf_counter() - start) * 1000
         color = "#080" if status < 400 else "#b00"
         self.status.value = f"<span style='color:{color}'>HTTP {status}</span> in {ms:.1f} ms"
-        text = body.decode("utf-8", "replace")
-        try:
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except ValueError:
-            pass
-        self.answer.append_stdout(text + "\n")
+        self.answer.append_stdout(_pretty(body.decode("utf-8", "replace")) + "\n")
+
+    def _show_stream(self, response: Any, media: str, start: float) -> None:
+        """Append each item of a streamed answer to the answer area as it arrives (one
+        JSON line each); the status counts them. An error the server sends mid-stream
+        ends the stream and is shown in red."""
+        count = 0
+        self.status.value = "<span style='color:#080'>HTTP 200</span> streaming ..."
+        # iterating the response reads one line at a time, as the server flushes them
+        for kind, data in stream_events(response, "event-stream" in media):
+            ms = (time.perf_counter() - start) * 1000
+            if kind == "error":
+                self.answer.append_stdout(f"error: {_pretty(data, indent=None)}\n")
+                self.status.value = (f"<span style='color:#b00'>HTTP 200, the stream ended "
+                                     f"with an error</span> after {count} items in "
+                                     f"{ms:.1f} ms")
+                return
+            count += 1
+            self.answer.append_stdout(_pretty(data, indent=None) + "\n")
+            self.status.value = (f"<span style='color:#080'>HTTP 200</span> streaming: "
+                                 f"{count} items in {ms:.1f} ms")
+        ms = (time.perf_counter() - start) * 1000
+        self.status.value = (f"<span style='color:#080'>HTTP 200</span> in {ms:.1f} ms, "
+                             f"{count} items streamed")
 
     def _containerize(self) -> None:
         from bentonb.container import ContainerEngineUnavailable, containerize
