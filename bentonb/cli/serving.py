@@ -103,6 +103,9 @@ def _api_key_choice(ctx: click.Context, api_key: str | None, key_file: str | Non
                    "keeps it out of `ps`.")
 @click.option("--api-key-file", type=click.Path(exists=True, dir_okay=False),
               help="Read the API key from this file.")
+@click.option("--reload", is_flag=True,
+              help="For MODULE:SVC targets, during development: serve the new code when a "
+                   ".py file under the current directory changes.")
 @click.pass_context
 def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
           enable_microbatch: bool, mb_max_batch_size: int | None,
@@ -110,7 +113,8 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
           timeout: float, graceful_timeout: float, max_request_size: float,
           max_image_pixels: int | None, allow_hosts: tuple[str, ...],
           cors_origins: tuple[str, ...], log_format: str, ngrok: bool,
-          ngrok_token: str | None, api_key: str | None, api_key_file: str | None) -> None:
+          ngrok_token: str | None, api_key: str | None, api_key_file: str | None,
+          reload: bool) -> None:
     """Serve a bundle (TAG, directory or archive), or MODULE:SVC (a service defined in
     MODULE.py in the current directory), over HTTP until SIGTERM / Ctrl-C."""
     from bentonb.adapters.curl import curl_command
@@ -124,7 +128,18 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
     configure_logging(log_format)
     # An archive is extracted for as long as the command runs, removed when it ends.
     in_module = module_target(target)
-    if in_module is not None:
+    reloader = None
+    if reload and in_module is None:
+        raise click.UsageError(f"--reload serves a service defined in a .py file "
+                               f"(MODULE:SVC, e.g. service:svc); {target} is not one")
+    if reload and workers > 1:
+        raise click.UsageError("--reload serves one worker; leave out --workers")
+    if reload:
+        from bentonb.cli.reload import ModuleReloader
+
+        reloader = ModuleReloader(*in_module)
+        load = reloader.load
+    elif in_module is not None:
         def load() -> Any:
             return load_target(*in_module)
     else:
@@ -176,7 +191,8 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
             click.echo(f"try: {command}", err=True)
 
     try:
-        code = run_server(load, config, workers, ready, listening)
+        code = run_server(load, config, workers, ready, listening,
+                          on_serving=reloader.start if reloader is not None else None)
     finally:
         for tunnel in tunnels:
             tunnel.close()

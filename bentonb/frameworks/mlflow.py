@@ -10,12 +10,13 @@ functions only: without it they raise :class:`MissingDependency` naming the extr
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bentonb.errors import ArtifactTypeError, require
+from bentonb.errors import ArtifactTypeError, InvalidArgument, require
 from bentonb.frameworks.model_api import bind
 from bentonb.models import Model, ModelStore
 
@@ -58,8 +59,22 @@ def import_model(name: str, model_uri: str, *, signatures: Mapping[str, Any] | N
     mlflow = _mlflow()  # before anything is written: no half-imported model is left
 
     def write(path: Path) -> dict[str, Any]:
-        mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
-                                            dst_path=str(path / MLFLOW_DIR))
+        # MLflow puts a run's artifact under its own name (``runs:/ID/model`` lands in
+        # ``dst/model``) but a registered version's files straight into ``dst``: where
+        # it put them is what it returns.
+        staging = path / "_download"
+        try:
+            found = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
+                                                             dst_path=str(staging)))
+        except Exception as exc:  # MLflow raises its own types, and OSError for paths
+            raise InvalidArgument(f"cannot download the MLflow model {model_uri!r}: "
+                                  f"{exc}") from exc
+        if not (found / "MLmodel").is_file():
+            raise InvalidArgument(f"{model_uri!r} is not an MLflow model (no MLmodel file "
+                                  "in it); give the URI of a logged model, e.g. "
+                                  "runs:/<run_id>/model or models:/<name>/<version>")
+        found.rename(path / MLFLOW_DIR)
+        shutil.rmtree(staging, ignore_errors=True)
         return {}
 
     return ModelStore().save(

@@ -47,6 +47,8 @@ def bind(flavor: ModuleType, default_signatures: Mapping[str, Mapping[str, Any]]
                    labels: Mapping[str, str] | None = None,
                    custom_objects: Mapping[str, Any] | None = None,
                    metadata: Mapping[str, Any] | None = None) -> Model:
+        # A flavor may declare how to take its model out of another library's wrapper.
+        model = getattr(flavor, "unwrap", lambda obj: obj)(model)
         if not flavor.is_model(model):
             raise ArtifactTypeError(f"bentonb.{public}.save_model expects {flavor.EXPECTED}; "
                                     f"got {describe_type(model)}")

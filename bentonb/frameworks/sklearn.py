@@ -32,6 +32,13 @@ def is_model(obj: Any) -> bool:
     return is_instance_of(obj, "sklearn.base", "BaseEstimator")
 
 
+def unwrap(obj: Any) -> Any:
+    """The estimator inside MLflow's sklearn pyfunc wrapper (``mlflow.pyfunc.load_model(
+    uri)._model_impl`` holds it as ``sklearn_model`` since MLflow 2), else ``obj``."""
+    inner = getattr(obj, "sklearn_model", None)
+    return inner if inner is not None and is_model(inner) else obj
+
+
 def save_model_to_dir(model: Any, path: Path) -> dict[str, Any]:
     """Write ``model`` into the existing directory ``path``; return the load options."""
     import joblib

@@ -44,9 +44,12 @@ class BentonbMagics(Magics):
     @cell_magic
     @_usage_errors
     def bento_service(self, line: str, cell: str) -> None:
-        """Run the cell and record its source for each BentoService subclass it defines,
-        so that saved bundles can be loaded where the notebook never ran."""
+        """Run the cell and record its source for each BentoService subclass and each
+        ``@bentonb.service`` class it defines, so that saved bundles can be loaded where
+        the notebook never ran; a served service the cell redefines (1.x ones, a
+        ``bentonb.Service`` bound to a name, included) is swapped in."""
         from bentonb.bundle.source import record_service_source
+        from bentonb.sdk import Service, is_service_class
         from bentonb.service import BentoService
 
         if line.strip():
@@ -60,16 +63,22 @@ class BentonbMagics(Magics):
         result = self.shell.run_cell(cell, store_history=False, silent=False)
         if not result.success:
             return  # the traceback is shown; a served version keeps serving
-        defined = [v for k, v in ns.items()
+        new = {k: v for k, v in ns.items() if before.get(k) is not v}
+        defined = [v for v in new.values()
                    if isinstance(v, type) and issubclass(v, BentoService)
-                   and v is not BentoService and before.get(k) is not v
-                   and f"class {v.__name__}" in source]
-        if not defined:
-            raise UsageError("the cell defines no BentoService subclass; %%bento_service is "
-                             "for the cell with `class MyService(bentonb.BentoService)`")
-        for cls in defined:
+                   and v is not BentoService and f"class {v.__name__}" in source]
+        # 1.x: a @bentonb.service class defined here, or a bentonb.Service bound here.
+        classes_1x = [v for v in new.values() if isinstance(v, type) and is_service_class(v)
+                      and f"class {v.__name__}" in source]
+        services_1x = [v for v in new.values() if isinstance(v, Service)]
+        if not (defined or classes_1x or services_1x):
+            raise UsageError("the cell defines no BentoService subclass, bentonb.Service or "
+                             "@bentonb.service class; %%bento_service is for the cell with "
+                             "`class MyService(bentonb.BentoService)` or a 1.x service")
+        for cls in defined + classes_1x:
             record_service_source(cls, source)
         self._swap_edited(defined, before)
+        self._swap_edited_1x(classes_1x + services_1x)
 
     def _swap_edited(self, classes: list[type], before: dict[str, Any]) -> None:
         """Serve the new version of each class this kernel serves live."""
@@ -83,6 +92,24 @@ class BentonbMagics(Magics):
                        or live.rebuild(cls, handle.service))
             print(live.swap_in(handle, service, "edited"))
 
+    def _swap_edited_1x(self, services: list[Any]) -> None:
+        """Serve the new version of each 1.x service this kernel serves live; a class
+        is instantiated again (its ``__init__`` loads the models from the store)."""
+        from bentonb.notebook import live
+        from bentonb.notebook.handle import resolve_service
+
+        for target in services:
+            name = getattr(target, "name", None) or _service_class_name(target)
+            handle = live.live_handle(name)
+            if handle is None:
+                continue
+            try:
+                service = resolve_service(target)
+            except Exception as exc:  # noqa: BLE001 - e.g. the class's __init__ raised
+                raise UsageError(f"could not build the new {name}: {type(exc).__name__}: "
+                                 f"{exc} (still serving the previous version)") from None
+            print(live.swap_in(handle, service, "edited"))
+
     @magic_arguments()
     @argument("service", help="A service class or instance in the notebook.")
     @argument("models", nargs="*", help="artifact=variable pairs.")
@@ -94,10 +121,16 @@ class BentonbMagics(Magics):
     def bento_pack(self, line: str) -> Any:
         """%bento_pack SERVICE name=var [name2=var2 ...] [--version V] [--labels k=v,...]
         [--dir PATH]: pack notebook variables into SERVICE, save it, return the service."""
+        from bentonb.sdk import Service, is_service_class
         from bentonb.service import BentoService
 
         args = parse_argstring(self.bento_pack, line)
         target = self._lookup(args.service, "service")
+        if isinstance(target, Service) or is_service_class(target):
+            raise UsageError(f"'{args.service}' is a 1.x service: it needs no pack, its models "
+                             f"are in the model store (bentonb.<framework>.save_model); serve "
+                             f"it with %bento_serve {args.service}, or make a bundle with "
+                             "`bentonb build`")
         if isinstance(target, type) and issubclass(target, BentoService):
             service = target()
         elif isinstance(target, BentoService):
@@ -262,6 +295,13 @@ class BentonbMagics(Magics):
         if handle.api_key:
             print(f"API key: {handle.api_key}")
         print(handle.curl())
+
+
+def _service_class_name(cls: type) -> str:
+    """The served name of a ``@bentonb.service`` class (its options' name)."""
+    from bentonb.sdk.classes import SERVICE_MARK
+
+    return getattr(cls, SERVICE_MARK).name
 
 
 def load_ipython_extension(ipython: Any) -> None:

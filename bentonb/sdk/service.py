@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bentonb.bundle.routes import DEFAULT_MB_MAX_BATCH_SIZE, DEFAULT_MB_MAX_LATENCY_MS, check_route
 from bentonb.errors import InvalidArgument, NotFound, did_you_mean
@@ -112,6 +112,10 @@ class Api:
 
 class Service:
     """``bentonb.Service(name, runners=[...])``; add APIs with ``@svc.api(...)``."""
+
+    #: What the server shows at ``/``: Swagger UI, as BentoML 1.x does (open ``/``, pick
+    #: an API, "Try it out"). A 0.x service declares none and keeps the bentonb page.
+    root_page: ClassVar[str] = "swagger"
 
     def __init__(self, name: str, runners: Sequence[Runner] | None = None,
                  models: Sequence[Any] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""The two HTML pages the server renders: the web UI (``/``) and Swagger UI (``/docs``).
+"""The two HTML pages the server renders: the web UI and Swagger UI (``/docs``). ``/``
+shows the one the service declares (``root_page``): Swagger UI for 1.x services.
 
 Both work offline: the web UI is one self-contained page, and Swagger UI's
 assets come from the ``swagger-ui-bundle`` package. It never imports tornado,

@@ -63,12 +63,24 @@ def _load(load_service: Callable[[], Any], loop: asyncio.AbstractEventLoop,
         loop.call_soon_threadsafe(settle, True, service)
 
 
+def _swap(app: Any, service: Any) -> None:
+    try:
+        app.state.swap(service)
+    except Exception as exc:  # noqa: BLE001 - the previous service keeps serving
+        SERVER.error("could not serve %s: %s: %s; still serving the previous version",
+                     getattr(service, "name", service), type(exc).__name__, exc)
+
+
 async def serve_sockets(load_service: Callable[[], Any], sockets: list[socket.socket],
                         config: ServerConfig,
-                        on_ready: Callable[[Any], None] | None = None) -> bool:
+                        on_ready: Callable[[Any], None] | None = None,
+                        on_serving: Callable[[Callable[[Any], None]], None] | None = None
+                        ) -> bool:
     """Serve until SIGTERM or SIGINT, then drain; True when every request in flight
     was answered within ``config.graceful_timeout``. The service loads on a daemon
-    thread while the server already answers (503 on ``/readyz`` and the APIs)."""
+    thread while the server already answers (503 on ``/readyz`` and the APIs).
+    ``on_serving`` gets, once the service is served, a ``swap(service)`` that any
+    thread may call to serve another service on the same port."""
     app = make_app(None, config)
     server = make_http_server(app, config)
     server.add_sockets(sockets)
@@ -89,6 +101,8 @@ async def serve_sockets(load_service: Callable[[], Any], sockets: list[socket.so
         app.state.swap(loaded.result())
         if on_ready:
             on_ready(loaded.result())
+        if on_serving:
+            on_serving(lambda service: loop.call_soon_threadsafe(_swap, app, service))
         await stopping
     # From here on a repeated SIGTERM/SIGINT (a second Ctrl-C, a supervisor signalling
     # again) must not kill the process mid-drain or mid-cleanup: the stop is under way.
@@ -105,7 +119,8 @@ async def serve_sockets(load_service: Callable[[], Any], sockets: list[socket.so
 
 def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: int = 1,
                on_ready: Callable[[Any], None] | None = None,
-               on_listening: Callable[[], None] | None = None) -> int:
+               on_listening: Callable[[], None] | None = None,
+               on_serving: Callable[[Callable[[Any], None]], None] | None = None) -> int:
     """Serve in this process, or in ``workers`` forked processes sharing one port;
     return the exit code.
 
@@ -113,7 +128,8 @@ def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: i
     worker has its own models and its own batcher. Port 0 asks the OS for a free
     port; ``config.port`` is the bound port before ``on_ready`` runs, so the startup
     line names the real URL. ``on_listening`` runs once the port is bound, before any
-    model loads (health checks are answered from then on).
+    model loads (health checks are answered from then on). ``on_serving`` (one worker
+    only) gets the ``swap`` of :func:`serve_sockets`.
     """
     sockets = listen(config.host, config.port)
     config.port = sockets[0].getsockname()[1]
@@ -122,8 +138,10 @@ def run_server(load_service: Callable[[], Any], config: ServerConfig, workers: i
     if workers <= 1:
         # A model call that outlives the grace period runs on a daemon thread: it does
         # not hold the exit.
-        asyncio.run(serve_sockets(load_service, sockets, config, on_ready))
+        asyncio.run(serve_sockets(load_service, sockets, config, on_ready, on_serving))
         return 0
+    if on_serving is not None:
+        raise BentonbError("swapping the served service needs a single worker")
     from bentonb.server.workers import prefork
 
     return prefork(functools.partial(serve_sockets, load_service, sockets, config),

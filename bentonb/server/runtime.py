@@ -90,11 +90,13 @@ class ServiceRuntime:
                     max_queue=config.max_queue, max_wait=config.timeout)
         self.metadata = json.dumps(service_metadata(service), default=str)
         self.openapi = json.dumps(openapi_spec(service))
-        self.index = index_page(service, api_key=bool(config.api_key))
         static = getattr(service, "web_static_dir", None)
         #: The ``@web_static_content`` files served at ``/`` (None: the default page only).
         self.static_dir = static if static is not None and static.is_dir() else None
         self.docs = swagger_page(service.name)
+        # A service declares what ``/`` shows: Swagger UI (1.x) or the bentonb page (0.x).
+        self.index = (self.docs if getattr(service, "root_page", "ui") == "swagger"
+                      else index_page(service, api_key=bool(config.api_key)))
         self.in_flight = 0
         self.retired = False
 
