@@ -13,6 +13,8 @@ import pytest
 import requests
 from helpers import STARTUP_LINE, ServeProcess, bentonb_cli, wait_until
 
+import bentonb
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "localhost/bentonb-base:latest"
 SAMPLE = [[5.1, 3.5, 1.4, 0.2]]
@@ -99,6 +101,8 @@ def test_containerize_offline_and_serve_the_tutorial_request(engine, iris_servic
             assert banner in container.logs().decode()
             r = requests.post(f"{url}/predict", json=SAMPLE, timeout=10)
             assert r.status_code == 200 and r.json() == expected
+            with bentonb.Client(url) as client:  # the Python client against the image
+                assert client.predict(SAMPLE) == expected
             assert requests.get(f"{url}/readyz", timeout=5).ok
         finally:
             container.stop(timeout=20)
