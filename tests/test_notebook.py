@@ -658,6 +658,21 @@ def test_bento_bench_loads_a_served_service_from_another_process(shell, capsys):
     assert by_url.loc[2, "errors"] == 0 and by_url.loc[2, "requests"] > 0
 
 
+def test_bento_bench_loads_the_last_request_sent_from_the_widget(shell, capsys):
+    cell(shell, IRIS_CELL, "bento_service")
+    cell(shell, "svc = IrisClassifier().pack('model', clf)")
+    handle = shell.run_line_magic("bento_serve", "svc --port 0 --no-widget")
+    widget = handle.widget()
+    widget.body.value = "[[1, 2"  # a body the API refuses: easy to tell from its example
+    widget.predict.click()
+    widget.wait()
+    assert "HTTP 400" in widget.status.value
+    frame = shell.run_line_magic("bento_bench", "IrisClassifier --concurrency 1 "
+                                                "--duration 0.5")
+    assert frame.loc[1, "requests"] == 0 and frame.loc[1, "errors"] > 0
+    assert "first error: HTTP 400" in capsys.readouterr().out
+
+
 def test_bento_bench_counts_errors_and_loads_any_url(shell, capsys, iris_service):
     from bentonb.server.app import ServerConfig
     from bentonb.server.thread import BackgroundServer

@@ -115,11 +115,14 @@ def resolve(target: str, namespace: dict[str, Any], api: str | None,
         api = match[0].name if match else route
     spec = service.get_inference_api(api) if api else service.inference_apis[0]
     adapter = spec.input_adapter
+    content_type = media if media and adapter.accepts_files else adapter.media_types[0]
+    if body is None and spec.name in handle.last_request:
+        body, content_type = handle.last_request[spec.name]  # what the widget sent last
     if body is None:
         if adapter.accepts_files:
-            raise InvalidArgument(f"API '{spec.name}' takes files; give one with --data @PATH")
+            raise InvalidArgument(f"API '{spec.name}' takes files; give one with --data @PATH "
+                                  "or send one from the widget first")
         body = adapter.example().encode("utf-8")
-    content_type = media if media and adapter.accepts_files else adapter.media_types[0]
     return BenchTarget(f"{handle.url}/{spec.route}", body, content_type, handle.api_key,
                        f"{service.tag or service.name} /{spec.route}")
 

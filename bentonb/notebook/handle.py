@@ -52,6 +52,9 @@ class ServingHandle:
                  api_key: str | None, notice: str | None = None) -> None:
         self.server, self.tunnel, self.api_key = server, tunnel, api_key
         self.notice = notice
+        #: The last body the widget sent to each API (body, Content-Type): what
+        #: ``%bento_bench`` loads when no ``--data`` is given.
+        self.last_request: dict[str, tuple[bytes, str]] = {}
         self.name = service.name
         self.displayed_in: int | None = None  # the cell whose output shows the widget
         #: Re-running the service's cell (or ``%bento_pack``) swaps it in (``--no-live``: off).

@@ -151,6 +151,7 @@ class ServingWidget:
         else:
             data = self.body.value.encode("utf-8")
             headers["Content-Type"] = api.input_adapter.media_types[0]
+        self.handle.last_request[api.name] = (data, headers["Content-Type"])
         return urllib.request.Request(f"{self.handle.url}/{api.route}", data=data,
                                       headers=headers, method="POST")
 
