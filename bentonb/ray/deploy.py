@@ -129,9 +129,14 @@ def start_local(num_cpus: int | None = None, port: int = 8000) -> str:
 def run(tag_or_service: Any, *, route_prefix: str = "/", name: str | None = None,
         **options: Any) -> Any:
     """Deploy :func:`deployment` ``(tag_or_service, **options)`` on the Ray instance
-    this process is connected to, at ``route_prefix``; its handle once every replica
-    is up. Deploying again under the same name updates it in place (a new replica
-    count, a new bundle version) while the old replicas keep answering."""
+    this process is connected to, at ``route_prefix``, as the Serve application
+    ``name`` (default: the bundle's name); its handle once every replica is up.
+    Deploying again under the same name updates it in place (a new replica count, a
+    new bundle version) while the old replicas keep answering."""
     ray = require_ray()
-    app = deployment(tag_or_service, **options)
-    return ray.serve.run(app, name=name or "bentonb", route_prefix=route_prefix)
+    from bentonb.bundle.manifest import BundleManifest
+
+    path = bundle_path(tag_or_service)
+    app = deployment(path, **options)
+    return ray.serve.run(app, name=name or BundleManifest.read(path).name,
+                         route_prefix=route_prefix)
