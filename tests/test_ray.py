@@ -202,8 +202,9 @@ def test_scaling_replicas_up_and_down_never_fails_a_request(local_ray, bundle):
     row = [[6.7, 3.0, 5.2, 2.3]]
 
     def deploy(n: int) -> None:
+        # 3 x 0.25 CPU beside the 2 x 0.5 of iris_app: all fit in the 2 CPUs.
         run(bundle, name="scaling", route_prefix="/scale", num_replicas=n,
-            ray_actor_options={"num_cpus": 0.5})
+            ray_actor_options={"num_cpus": 0.25})
         wait_for(lambda: serve.status().applications["scaling"].deployments["RayIris"]
                  .replica_states.get("RUNNING") == n, 120, f"{n} running replicas")
 

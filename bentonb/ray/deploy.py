@@ -116,10 +116,16 @@ def deployment(tag_or_service: Any, *, num_replicas: int | str | None = None,
 def start_local(num_cpus: int | None = None, port: int = 8000) -> str:
     """Start Ray on this machine bound to loopback only (no dashboard, no usage
     reports) and Serve's HTTP proxy on ``127.0.0.1:port``; the proxy's URL."""
-    ray = require_ray()
-    # Read by the processes Ray starts, so set before it starts them.
+    # Off, Ray keeps a node on loopback (without it, Linux turns 127.0.0.1 into the
+    # machine's routable address). Read when ray is imported and by every process it
+    # starts, so set before both.
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray = require_ray()
+    from ray._private import ray_constants
+
+    # This process imported ray before: its copy of the flag is already read.
+    ray_constants.ENABLE_RAY_CLUSTER = False
     ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              configure_logging=False)
     ray.serve.start(http_options={"host": "127.0.0.1", "port": port})
