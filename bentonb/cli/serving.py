@@ -106,6 +106,14 @@ def _api_key_choice(ctx: click.Context, api_key: str | None, key_file: str | Non
 @click.option("--reload", is_flag=True,
               help="For MODULE:SVC targets, during development: serve the new code when a "
                    ".py file under the current directory changes.")
+@click.option("--ray", "on_ray", is_flag=True,
+              help="Serve on Ray Serve: replicas each run this server's app (needs "
+                   "bentonb[ray]); a local Ray on loopback unless --address is given.")
+@click.option("--address", metavar="ADDR",
+              help="With --ray: the Ray cluster to deploy to (ray://host:10001 or auto); "
+                   "the deployment stays there after this command exits.")
+@click.option("--replicas", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="With --ray: Serve replicas, each loading the bundle once.")
 @click.pass_context
 def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
           enable_microbatch: bool, mb_max_batch_size: int | None,
@@ -114,7 +122,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
           max_image_pixels: int | None, allow_hosts: tuple[str, ...],
           cors_origins: tuple[str, ...], log_format: str, ngrok: bool,
           ngrok_token: str | None, api_key: str | None, api_key_file: str | None,
-          reload: bool) -> None:
+          reload: bool, on_ray: bool, address: str | None, replicas: int) -> None:
     """Serve a bundle (TAG, directory or archive), or MODULE:SVC (a service defined in
     MODULE.py in the current directory), over HTTP until SIGTERM / Ctrl-C."""
     from bentonb.adapters.curl import curl_command
@@ -126,6 +134,15 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
     from bentonb.server.runner import local_url, run_server
 
     configure_logging(log_format)
+    if (address or ctx.get_parameter_source("replicas") == click.core.ParameterSource.COMMANDLINE) \
+            and not on_ray:
+        raise click.UsageError("--address and --replicas deploy to Ray Serve: add --ray")
+    if on_ray and module_target(target) is not None:
+        raise click.UsageError(f"--ray serves a bundle; {target} is a module: build it "
+                               "first (bentonb build) and serve its tag")
+    if on_ray and (reload or workers > 1 or ngrok):
+        raise click.UsageError("--ray scales with --replicas; leave out --reload, --workers "
+                               "and --ngrok")
     # An archive is extracted for as long as the command runs, removed when it ends.
     in_module = module_target(target)
     reloader = None
@@ -156,6 +173,10 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
                           timeout=timeout, graceful_timeout=graceful_timeout,
                           allow_hosts=allow_hosts, cors_origins=cors_origins,
                           max_image_pixels=max_image_pixels)
+    if on_ray:
+        from bentonb.cli.ray_serving import serve_on_ray
+
+        sys.exit(serve_on_ray(path, config, address, replicas))
     tunnels = []
     if ngrok:  # opened by this (parent) process: one public URL for every worker
         from urllib.parse import urlsplit

@@ -29,6 +29,31 @@ def _usage_errors(method: Any) -> Any:
     return wrapper
 
 
+def _serve_on_ray(target: Any, args: Any) -> str:
+    """``%bento_serve TARGET --ray``: the bundle (an unsaved service is saved first)
+    deployed on Ray Serve with the magic's server flags; the URL."""
+    from bentonb.ray import require_ray, run, start_local
+    from bentonb.server.app import MB, ServerConfig, choose_api_key
+
+    ray = require_ray()
+    url = f"http://127.0.0.1:{args.port}"
+    if not ray.is_initialized():
+        url = start_local(port=args.port)
+    key = choose_api_key(args.api_key, public=False)
+    config = ServerConfig(host=args.host, port=args.port, api_key=key, timeout=args.timeout,
+                          mb_max_batch_size=args.mb_max_batch_size,
+                          mb_max_latency=args.mb_max_latency,
+                          max_concurrency=args.max_concurrency, max_queue=args.max_queue,
+                          max_request_size=int(args.max_request_size * MB),
+                          max_image_pixels=args.max_image_pixels,
+                          allow_hosts=tuple(args.allow_host),
+                          cors_origins=tuple(args.cors_origin))
+    run(target, config=config, num_replicas=args.replicas)
+    print(f"serving on Ray Serve at {url} ({args.replicas} replicas); docs: {url}/docs; "
+          "stop: from ray import serve; serve.shutdown()")
+    return url
+
+
 @magics_class
 class BentonbMagics(Magics):
     """The notebook side of bentonb."""
@@ -183,6 +208,9 @@ class BentonbMagics(Magics):
     @argument("--no-widget", action="store_true")
     @argument("--no-live", action="store_true",
               help="Do not swap in a re-run %%%%bento_service cell or %%bento_pack.")
+    @argument("--ray", action="store_true",
+              help="Deploy on Ray Serve (a local Ray on loopback unless ray.init was called).")
+    @argument("--replicas", type=int, default=1, help="With --ray: Serve replicas.")
     @argument("--stop", action="store_true", help="Stop TARGET (a service name), or all.")
     @argument("--list", action="store_true", help="List what this kernel serves.")
     @line_magic
@@ -215,6 +243,8 @@ class BentonbMagics(Magics):
             if value is not None and value <= 0:
                 raise UsageError(f"--{flag.replace('_', '-')} must be positive")
         target = self.shell.user_ns.get(args.target, args.target)
+        if args.ray:
+            return _serve_on_ray(target, args)
         handle = handles.serve(target, port=args.port, host=args.host, ngrok=args.ngrok,
                                ngrok_token=args.ngrok_token, api_key=args.api_key,
                                mb_max_batch_size=args.mb_max_batch_size,
