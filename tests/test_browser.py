@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -85,16 +86,25 @@ def test_predict_button_in_jupyterlab(jupyterlab):
             page.locator(".jp-Notebook").wait_for(timeout=120_000)
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
                 timeout=120_000)
-            page.locator(".jp-Notebook").click()
-            page.keyboard.press("Escape")
-            page.get_by_text("Run", exact=True).first.click()
-            page.get_by_text("Run All Cells", exact=True).click()
-            # A new JupyterLab may ask which kernel to start, as it would ask a user.
-            choose = page.locator(".jp-Dialog").get_by_role("button", name="Select")
-            try:
-                choose.click(timeout=10_000)
-            except PlaywrightTimeout:
-                pass
+            # The first code cell's prompt shows [*] or [1] once the run has started.
+            started = page.locator(".jp-CodeCell .jp-InputPrompt").filter(
+                has_text=re.compile(r"\[(\*|\d+)\]")).first
+            for _ in range(3):  # a busy machine may drop a run sent before the kernel is up
+                page.locator(".jp-Notebook").click()
+                page.keyboard.press("Escape")
+                page.get_by_text("Run", exact=True).first.click()
+                page.get_by_text("Run All Cells", exact=True).click()
+                # A new JupyterLab may ask which kernel to start, as it would ask a user.
+                choose = page.locator(".jp-Dialog").get_by_role("button", name="Select")
+                try:
+                    choose.click(timeout=10_000)
+                except PlaywrightTimeout:
+                    pass
+                try:
+                    started.wait_for(timeout=60_000)
+                    break
+                except PlaywrightTimeout:
+                    continue
             predict = page.locator(".widget-button", has_text="Predict")
             predict.wait_for(timeout=180_000)
             predict.scroll_into_view_if_needed()
