@@ -188,7 +188,7 @@ def test_overload_is_shed_with_503_and_accepted_requests_stay_in_bound(serve):
     assert set(statuses) <= {200, 503}
     shed = [(headers, body) for status, headers, body, _ in results if status == 503]
     ok = [(body, t) for status, _, body, t in results if status == 200]
-    assert shed and len(ok) > 50
+    assert shed and len(ok) >= 20
     assert all(int(headers["Retry-After"]) >= 1 for headers, _ in shed)
     refused_at_once = [b for _, b in shed if "cannot answer within 250 ms" in b["error"]]
     assert len(refused_at_once) > len(shed) / 2

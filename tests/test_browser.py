@@ -47,12 +47,16 @@ def jupyterlab(tmp_path, store_home):
                  "JUPYTER_RUNTIME_DIR": str(runtime)})
 
     def listening() -> int | None:
+        """The port once JupyterLab named it and answers on it (the file may come first)."""
         if proc.poll() is not None:
             raise AssertionError(f"JupyterLab exited: {log.read_text()}")
         for info in runtime.glob("jpserver-*.json"):
             try:
-                return json.loads(info.read_text())["port"]
-            except (ValueError, KeyError):  # still being written
+                port = json.loads(info.read_text())["port"]
+                status = requests.get(f"http://127.0.0.1:{port}/api/status?token={token}",
+                                      timeout=10)
+                return port if status.ok else None
+            except (ValueError, KeyError, requests.ConnectionError):  # not there yet
                 return None
         return None
 
@@ -60,7 +64,6 @@ def jupyterlab(tmp_path, store_home):
         port = wait_until(listening, 120, interval=0.1,
                           message=lambda: f"JupyterLab to listen:\n{log.read_text()}")
         url = f"http://127.0.0.1:{port}"
-        assert requests.get(f"{url}/api/status?token={token}", timeout=10).ok
     except BaseException:
         proc.kill()
         raise
