@@ -1,15 +1,19 @@
 """Serving benchmark: bentonb against its ceilings and BentoML 1.4, on one machine.
 
     python bench/serving.py [--duration 10] [--runs 3] [--scenarios iris,synthetic,cifar]
+                            [--targets "bentonb (batching),bentonb 1.x (run),..." | 1.x]
 
 For each workload (see workloads.py) it measures, side by side in one run:
 bentonb with micro-batching, bentonb without, a bare Tornado handler returning a
 constant (the HTTP ceiling), the raw model in-process at its best batch size
 (the model ceiling), and BentoML 1.4.38 with batching on (in its own venv,
-``bench/.venv-bentoml``, made on first use). Closed loop: wrk, one thread, 64
-connections, after a warm-up, median of ``--runs``. Open loop: requests sent
-at 50% of each server's own peak rate, p50/p99 measured from the scheduled
-send time. Prints a markdown table and writes ``bench/results/serving.json``.
+``bench/.venv-bentoml``, made on first use). For iris it also serves the
+BentoML 1.x API code of onex_services.py (a ``Service`` with a batchable
+runner, called with ``run`` and with ``async_run``) by bentonb and by BentoML
+1.4.38. Closed loop: wrk, one thread, 64 connections, after a warm-up, median
+of ``--runs``. Open loop: requests sent at 50% of each server's own peak rate,
+p50/p99 measured from the scheduled send time. Prints a markdown table and
+writes ``bench/results/serving.json``.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class Scenario:
     bentoml_content_type: str
     bentoml_body: bytes
     items_per_second: callable = None  # the model ceiling
+    onex: bool = False  # also served through the 1.x API code of onex_services.py
 
 
 @dataclass
@@ -199,8 +204,37 @@ def ensure_bentoml() -> Path:
     return BENTOML_VENV / "bin" / "bentoml"
 
 
-def start(target: str, scenario: Scenario, bundle: Path, port: int) -> tuple[subprocess.Popen,
-                                                                              str]:
+def start_onex(target: str, port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+    """Serve onex_services:svc, the 1.x API code, by bentonb or by BentoML 1.4."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if target.startswith("bentonb"):
+        python = Path(sys.executable)
+        args = [str(python.with_name("bentonb")), "serve", "onex_services:svc", "--port",
+                str(port)]
+        health = f"http://127.0.0.1:{port}/healthz"
+    else:
+        bentoml = ensure_bentoml()
+        python = bentoml.with_name("python")
+        env.update(BENTOML_DO_NOT_TRACK="True", BENCH_1X_FRAMEWORK="bentoml",
+                   BENTOML_HOME=str(workdir / "bentoml-home"))
+        args = [str(bentoml), "serve", "onex_services:svc", "--port", str(port), "--host",
+                "127.0.0.1"]
+        health = f"http://127.0.0.1:{port}/readyz"
+    # The model is stored before any server process imports the service (as in a
+    # deployment, where the model store is filled by training, not by serving).
+    subprocess.run([str(python), "onex_services.py", "save"], cwd=HERE, env=env, check=True,
+                   **quiet)
+    proc = subprocess.Popen(args, cwd=HERE, env=env, **quiet)
+    wait_ready(health, proc)
+    route = "predict_async" if target.endswith("(async_run)") else "predict"
+    return proc, f"http://127.0.0.1:{port}/{route}"
+
+
+def start(target: str, scenario: Scenario, bundle: Path, port: int,
+          workdir: Path) -> tuple[subprocess.Popen, str]:
+    if target in ONEX_TARGETS:
+        return start_onex(target, port, workdir)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     exe = Path(sys.executable)
@@ -316,7 +350,7 @@ def scenarios() -> dict[str, Scenario]:
     return {
         "iris": Scenario("iris", IrisBench().pack("model", workloads.iris_model()),
                          "application/json", iris_body, "IrisBento", "application/json",
-                         b'{"input": [[5.1, 3.5, 1.4, 0.2]]}', iris_ceiling),
+                         b'{"input": [[5.1, 3.5, 1.4, 0.2]]}', iris_ceiling, onex=True),
         "synthetic": Scenario("synthetic", SyntheticBench(), "application/json", b"1.0",
                               "SyntheticBento", "application/json", b'{"input": [1.0]}',
                               synthetic_ceiling),
@@ -325,13 +359,21 @@ def scenarios() -> dict[str, Scenario]:
     }
 
 
-TARGETS = ["bentonb (batching)", "bentonb (no batching)", "tornado ceiling", "BentoML 1.4"]
+# The 1.x API code (onex_services.py): served by bentonb and by BentoML 1.4, its API
+# function calling the batchable runner with run() or with await async_run().
+ONEX_TARGETS = ["bentonb 1.x (run)", "bentonb 1.x (async_run)", "BentoML 1.4: 1.x code (run)",
+                "BentoML 1.4: 1.x code (async_run)"]
+TARGETS = ["bentonb (batching)", "bentonb (no batching)", "tornado ceiling", "BentoML 1.4",
+           *ONEX_TARGETS]
+# ``--targets 1.x``: the 1.x API against 0.x, BentoML and the HTTP ceiling (use with
+# ``--scenarios iris``).
+PRESETS = {"1.x": ["bentonb (batching)", "tornado ceiling", "BentoML 1.4", *ONEX_TARGETS]}
 
 
 def run_target(target: str, scenario: Scenario, bundle: Path, args, workdir: Path) -> Result:
     result = Result(scenario.name, target)
     port = free_port()
-    proc, url = start(target, scenario, bundle, port)
+    proc, url = start(target, scenario, bundle, port, workdir)
     content_type, body = scenario.content_type, scenario.body
     if target == "BentoML 1.4":
         content_type, body = scenario.bentoml_content_type, scenario.bentoml_body
@@ -379,6 +421,11 @@ def report(results: list[Result], ceilings: dict[str, tuple[float, int]]) -> str
           get("iris", "tornado ceiling"), ">= 0.80x")
     ratio("iris: bentonb / BentoML", get("iris", "bentonb (batching)"),
           get("iris", "BentoML 1.4"), ">= 4x")
+    onex = [get("iris", t) or 0 for t in ONEX_TARGETS]
+    ratio("iris: bentonb 1.x (faster of run/async_run) / bentonb 0.x (batching)",
+          max(onex[:2]), get("iris", "bentonb (batching)"), ">= 0.90x")
+    ratio("iris: bentonb 1.x / BentoML 1.4, same 1.x code (each its faster variant)",
+          max(onex[:2]), max(onex[2:]), ">= 5x")
     ratio("synthetic: batching / no batching", get("synthetic", "bentonb (batching)"),
           get("synthetic", "bentonb (no batching)"), ">= 5x")
     if "cifar" in ceilings:
@@ -399,7 +446,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenarios", default="iris,synthetic,cifar")
-    parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--targets", default=",".join(TARGETS),
+                        help="comma-separated target names, or a preset: " + ", ".join(PRESETS))
     parser.add_argument("--bare-tornado", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_tornado:
@@ -409,7 +457,11 @@ def main() -> int:
         sys.exit("wrk is needed: apt-get install -y wrk")
     chosen = scenarios()
     names = [n for n in args.scenarios.split(",") if n]
-    targets = [t for t in TARGETS if t in args.targets.split(",")]
+    wanted = PRESETS.get(args.targets) or args.targets.split(",")
+    unknown = [t for t in wanted if t not in TARGETS]
+    if unknown:
+        sys.exit(f"unknown target(s) {unknown}; the targets: {TARGETS}, presets: {list(PRESETS)}")
+    targets = [t for t in TARGETS if t in wanted]
     results, ceilings = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -420,6 +472,8 @@ def main() -> int:
             print(f"{name}: measuring the model ceiling ...", flush=True)
             ceilings[name] = scenario.items_per_second()
             for target in targets:
+                if target in ONEX_TARGETS and not scenario.onex:
+                    continue
                 print(f"{name}: {target} ...", flush=True)
                 try:
                     results.append(run_target(target, scenario, bundle, args, workdir))
