@@ -26,10 +26,13 @@ def execute(name: str, workdir: Path) -> list[str]:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
+        # A print may arrive as several stream messages, even around another stream's:
+        # each stream's text is kept whole, in order.
+        streams: dict[str, str] = {}
         parts = []
         for output in cell.get("outputs", []):
             if output.output_type == "stream":
-                parts.append(output.text)
+                streams[output.name] = streams.get(output.name, "") + output.text
             elif output.output_type in ("execute_result", "display_data"):
                 data = output.get("data", {})
                 if "application/vnd.jupyter.widget-view+json" in data:
@@ -37,6 +40,7 @@ def execute(name: str, workdir: Path) -> list[str]:
                 parts.append(data.get("text/plain", ""))
             elif output.output_type == "error":
                 parts.append(f"ERROR {output.ename}: {output.evalue}")
+        parts = list(streams.values()) + parts
         texts.append("\n".join(parts))
     return texts
 
