@@ -10,13 +10,13 @@ import re
 import socket
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
+from helpers import wait_until
 
 from bentonb.server.app import ServerConfig
 
@@ -40,14 +40,6 @@ class RayIris(bentonb.BentoService):
     def predict(self, df: pd.DataFrame):
         return self.artifacts.model.predict(df)
 '''
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def ray_processes(session_dir: str) -> list[str]:
@@ -205,8 +197,8 @@ def test_scaling_replicas_up_and_down_never_fails_a_request(local_ray, bundle):
         # 3 x 0.25 CPU beside the 2 x 0.5 of iris_app: all fit in the 2 CPUs.
         run(bundle, name="scaling", route_prefix="/scale", num_replicas=n,
             ray_actor_options={"num_cpus": 0.25})
-        wait_for(lambda: serve.status().applications["scaling"].deployments["RayIris"]
-                 .replica_states.get("RUNNING") == n, 120, f"{n} running replicas")
+        wait_until(lambda: serve.status().applications["scaling"].deployments["RayIris"]
+                   .replica_states.get("RUNNING") == n, 120, message=f"{n} running replicas")
 
     deploy(1)
     results: list[int | str] = []
@@ -227,7 +219,8 @@ def test_scaling_replicas_up_and_down_never_fails_a_request(local_ray, bundle):
         for n in (3, 1):
             before = len(results)
             deploy(n)
-            wait_for(lambda b=before: len(results) > b + 20, 60, "requests after scaling")
+            wait_until(lambda b=before: len(results) > b + 20, 60,
+                       message="requests after scaling")
     finally:
         stop.set()
         thread.join(60)
@@ -252,4 +245,5 @@ def test_ray_logs_name_only_loopback_addresses(local_ray, iris_app):
 def test_shutdown_leaves_no_ray_process(local_ray):
     assert ray_processes(local_ray.session_dir)  # the check sees them while running
     local_ray.shutdown()
-    wait_for(lambda: not ray_processes(local_ray.session_dir), 60, "raylet and gcs_server")
+    wait_until(lambda: not ray_processes(local_ray.session_dir), 60,
+               message="raylet and gcs_server")
