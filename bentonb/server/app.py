@@ -21,6 +21,7 @@ import tornado.routing
 import tornado.web
 
 from bentonb.errors import InvalidArgument
+from bentonb.server.fastpath import FastApplication
 from bentonb.server.guards import host_pattern, origin_pattern, patterns
 from bentonb.server.handlers import (
     AssetHandler,
@@ -143,7 +144,7 @@ def make_app(service: Any, config: ServerConfig | None = None) -> tornado.web.Ap
     state = ServerState(service, config or ServerConfig())
     s = {"state": state}
     html, js = "text/html; charset=utf-8", "application/json"
-    app = tornado.web.Application([
+    app = FastApplication([
         (r"/docs/?", StaticPage, {**s, "attr": "docs", "content_type": html}),
         (r"/docs\.json", StaticPage, {**s, "attr": "openapi", "content_type": js}),
         (r"/metadata", StaticPage, {**s, "attr": "metadata", "content_type": js}),

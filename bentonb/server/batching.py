@@ -69,7 +69,7 @@ class LatencyModel:
 
 
 @dataclass(eq=False)  # compared by identity: values may be DataFrames
-class _Pending:
+class Pending:
     value: Any
     count: int
     future: asyncio.Future
@@ -110,7 +110,7 @@ class MicroBatchDispatcher:
         self._run_batch = run_batch
         self._metrics = metrics or (lambda event, value: None)
         self._executor = ModelThreads(1, f"bentonb-{name}")
-        self._queue: deque[_Pending] = deque()
+        self._queue: deque[Pending] = deque()
         self._queued_items = 0
         self._busy_until: float | None = None  # estimated end of the running batch
 
@@ -128,6 +128,17 @@ class MicroBatchDispatcher:
     async def submit(self, value: Any, count: int, request_id: str | None = None) -> Any:
         """Queue one request and return its result; raise :class:`Overloaded` at once
         when it cannot be answered within ``max_latency``."""
+        pending = self.enqueue(value, count, request_id)
+        try:
+            return await pending.future
+        except asyncio.CancelledError:
+            self.forget(pending)
+            raise
+
+    def enqueue(self, value: Any, count: int, request_id: str | None = None) -> Pending:
+        """Queue one request; its result (or error) arrives on ``.future``. Raises
+        :class:`Overloaded` at once when it cannot be answered within ``max_latency``.
+        Whoever cancels the future calls :meth:`forget`."""
         now = time.monotonic()
         busy = self._busy_until is not None
         if busy and self._queued_items + count > self.max_queue_items:
@@ -142,20 +153,20 @@ class MicroBatchDispatcher:
                 f"(about {wait * 1000:.0f} ms of work is queued); retry later",
                 retry_after=max(1.0, math.ceil(wait - self.max_latency)))
         future = asyncio.get_running_loop().create_future()
-        pending = _Pending(value, count, future, now + self.max_latency, request_id)
+        pending = Pending(value, count, future, now + self.max_latency, request_id)
         self._queue.append(pending)
         self._queued_items += count
         self._metrics("queue", self._queued_items)
         self._dispatch()
-        try:
-            return await future
-        except asyncio.CancelledError:
-            # The client went away or the request timed out: the model never sees it.
-            if pending in self._queue:
-                self._queue.remove(pending)
-                self._queued_items -= count
-                self._metrics("queue", self._queued_items)
-            raise
+        return pending
+
+    def forget(self, pending: Pending) -> None:
+        """Drop a request whose caller went away (the client left, the request timed
+        out): when still queued, the model never sees it."""
+        if pending in self._queue:
+            self._queue.remove(pending)
+            self._queued_items -= pending.count
+            self._metrics("queue", self._queued_items)
 
     def _reject(self) -> None:
         self._metrics("rejected", 1)
@@ -164,7 +175,7 @@ class MicroBatchDispatcher:
         if self._busy_until is not None or not self._queue:
             return
         now = time.monotonic()
-        batch: list[_Pending] = []
+        batch: list[Pending] = []
         items = 0
         while self._queue:
             head = self._queue[0]
@@ -229,7 +240,7 @@ class MicroBatchDispatcher:
         except Exception:  # noqa: BLE001 - no schema: the original outcome stands
             return None
 
-    def _finish(self, batch: Sequence[_Pending], items: int, work: asyncio.Future) -> None:
+    def _finish(self, batch: Sequence[Pending], items: int, work: asyncio.Future) -> None:
         self._busy_until = None
         try:
             outcomes, seconds = work.result()

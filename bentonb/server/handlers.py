@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import html
 import json
-import logging
 from typing import Any
 
 import tornado.routing
 import tornado.web
 
 from bentonb.server.guards import new_request_id, request_id
-from bentonb.server.logs import ACCESS
+from bentonb.server.logs import access_entry
 from bentonb.server.metrics import CONTENT_TYPE
 from bentonb.server.pages import ORIGIN
 from bentonb.server.runtime import ServerState
@@ -204,12 +203,7 @@ class MetricsHandler(BaseHandler):
 
 def log_access(handler: tornado.web.RequestHandler) -> None:
     """One access-log line per request (Tornado's ``log_function``)."""
-    if not ACCESS.isEnabledFor(logging.INFO):
-        return
     request = handler.request
-    ms = request.request_time() * 1000
-    status = handler.get_status()
-    ACCESS.info("%s %s %d %.1fms", request.method, request.uri, status, ms,
-                extra={"method": request.method, "path": request.path, "status": status,
-                       "latency_ms": round(ms, 2), "remote": request.remote_ip,
-                       "request_id": getattr(handler, "request_id", None)})
+    access_entry(request.method, request.uri, handler.get_status(),
+                 request.request_time() * 1000, request.remote_ip,
+                 getattr(handler, "request_id", None))

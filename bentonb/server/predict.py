@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,31 @@ MB = 1024 * 1024
 PARSE_OFF_LOOP_BYTES = 256 * 1024
 #: The status logged for a request whose client closed the connection first.
 CLIENT_GONE = 499
+
+
+def error_body(message: str, rid: str) -> bytes:
+    """The JSON body of every error answer."""
+    return json.dumps({"error": message, "request_id": rid}).encode()
+
+
+def timeout_message(api: Any, timeout: float) -> str:
+    return f"API '{api.name}' did not answer within {timeout:g} s (its timeout)"
+
+
+def error_answer(api: Any, exc: BaseException, rid: str) -> tuple[int, dict[str, str], str]:
+    """How a prediction that raised ``exc`` is answered: status, extra headers and the
+    error message. A server-side failure (5xx) is logged with its traceback, once."""
+    if isinstance(exc, Overloaded):
+        return 503, {"Retry-After": str(int(exc.retry_after))}, str(exc)
+    if isinstance(exc, BentonbError) and exc.status_code < 500:
+        return exc.status_code, {}, str(exc)
+    if not getattr(exc, "__bentonb_logged__", False):
+        PREDICTION.error("%s failed for request %s", api.name, rid, exc_info=exc,
+                         extra={"api": api.name, "request_id": rid})
+    if isinstance(exc, BentonbError):
+        return exc.status_code, {}, f"API '{api.name}' failed: {exc}"
+    return 500, {}, (f"API '{api.name}' raised {type(exc).__name__}; see the server log for "
+                     f"request {rid}")
 
 
 def http_request(body: bytes, headers: Mapping[str, str], method: str,
@@ -169,12 +195,6 @@ class ApiHandler(BaseHandler):
         code = response.status_code
         return code if isinstance(code, int) and 100 <= code <= 599 else status
 
-    def _log_failure(self, exc: BaseException) -> None:
-        if not getattr(exc, "__bentonb_logged__", False):
-            PREDICTION.error("%s failed for request %s", self.api.name, self.request_id,
-                             exc_info=exc, extra={"api": self.api.name,
-                                                  "request_id": self.request_id})
-
     async def _answer(self, request: HttpRequest) -> None:
         api, metrics = self.api, self.state.metrics
         # An API's own bound (1.x ``traffic={"timeout": s}``) wins over --timeout.
@@ -189,8 +209,7 @@ class ApiHandler(BaseHandler):
             if not work.done():
                 work.cancel()
                 status = 504
-                self.write_json_error(504, f"API '{api.name}' did not answer within "
-                                           f"{timeout:g} s (its timeout)")
+                self.write_json_error(504, timeout_message(api, timeout))
             elif work.cancelled():
                 self.set_status(CLIENT_GONE)  # nobody to answer; the access log says so
             elif getattr(api, "streaming", False):
@@ -202,21 +221,11 @@ class ApiHandler(BaseHandler):
                 self.set_status(status)
                 self.set_header("Content-Type", response.content_type)
                 self.finish(response.body)
-        except Overloaded as exc:
-            status = 503
-            self.set_header("Retry-After", str(int(exc.retry_after)))
-            self.write_json_error(503, str(exc))
-        except BentonbError as exc:
-            status = exc.status_code
-            if status >= 500:
-                self._log_failure(exc)
-                self.write_json_error(status, f"API '{api.name}' failed: {exc}")
-            else:
-                self.write_json_error(status, str(exc))
         except Exception as exc:  # noqa: BLE001 - the user's function may raise anything
-            self._log_failure(exc)
-            self.write_json_error(500, f"API '{api.name}' raised {type(exc).__name__}; "
-                                       f"see the server log for request {self.request_id}")
+            status, headers, message = error_answer(api, exc, self.request_id)
+            for name, value in headers.items():
+                self.set_header(name, value)
+            self.write_json_error(status, message)
         finally:
             metrics.in_progress.labels(api.name).dec()
             metrics.observe(api.name, status, time.perf_counter() - self._started)

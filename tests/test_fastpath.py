@@ -1,0 +1,183 @@
+"""The fast path of common prediction requests answers exactly as the full handler does.
+
+A same-origin ``Origin`` header sends a request through the full Tornado handler,
+so each case is asked both ways on one server and the answers compared: status,
+body, and the headers a client reads.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import requests
+from helpers import wait_until
+
+import bentonb
+from bentonb.adapters import DataframeInput, JsonInput
+
+KEY = "k" * 16
+
+
+class Doubler(bentonb.BentoService):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[int] = []
+        self.started, self.release = threading.Event(), threading.Event()
+
+    @bentonb.api(input=JsonInput(), batch=True)
+    def double(self, items):
+        self.seen.extend(i["n"] for i in items if isinstance(i, dict) and "n" in i)
+        if any(i.get("boom") for i in items):
+            raise ValueError("boom")
+        if any(i.get("hold") for i in items):
+            self.started.set()
+            self.release.wait(5)
+        return [{"double": 2 * i["n"]} for i in items]
+
+    @bentonb.api(input=DataframeInput(columns=["a", "b"], dtype={"a": "float", "b": "float"}))
+    def total(self, df):
+        return (df["a"] + df["b"]).to_numpy()
+
+    @bentonb.api(input=JsonInput())
+    def single(self, body):
+        return {"got": body}
+
+
+def both_ways(url: str, body: bytes, **headers: str) -> tuple[requests.Response, ...]:
+    host = url.split("//")[1].split("/")[0]
+    plain = requests.post(url, data=body, headers=headers, timeout=10)
+    full = requests.post(url, data=body, headers={**headers, "Origin": f"http://{host}"},
+                         timeout=10)
+    return plain, full
+
+
+def same_answer(plain: requests.Response, full: requests.Response) -> None:
+    assert plain.status_code == full.status_code
+    assert plain.headers["Content-Type"] == full.headers["Content-Type"]
+    for name in ("Retry-After", "WWW-Authenticate", "Server"):
+        assert plain.headers.get(name) == full.headers.get(name)
+    assert plain.headers["X-Request-Id"] and plain.headers["Date"]
+    if plain.headers["Content-Type"] == "application/json":
+        a, b = plain.json(), full.json()
+        if isinstance(a, dict) and "request_id" in a:
+            ids = a.pop("request_id"), b.pop("request_id")
+            assert ids == (plain.headers["X-Request-Id"], full.headers["X-Request-Id"])
+            b["error"] = b["error"].replace(ids[1], ids[0])
+        assert a == b
+    else:
+        assert plain.content == full.content
+
+
+CASES = [
+    ("double", b'{"n": 4}', {"Content-Type": "application/json"}, 200),
+    ("double", b'{"n": 2, "more": [1, 2]}', {"Content-Type": "application/json"}, 200),
+    ("double", b'{"n": ', {"Content-Type": "application/json"}, 400),
+    ("total", b"[]", {"Content-Type": "application/json"}, 400),
+    ("double", b'{"n": 1}', {"Content-Type": "image/png"}, 415),
+    ("double", b'{"n": 1, "boom": true}', {"Content-Type": "application/json"}, 500),
+    ("total", b'[{"a": 1, "b": 2}]', {"Content-Type": "application/json"}, 200),
+    ("total", b'[{"a": "x", "b": 2}]', {"Content-Type": "application/json"}, 400),
+    ("total", b"a,b\n1,2\n3,4\n", {"Content-Type": "text/csv"}, 200),
+    ("single", b'"hi"', {"Content-Type": "application/json"}, 200),
+    ("single", b"\xff\xfe", {"Content-Type": "application/json"}, 400),
+]
+
+
+@pytest.mark.parametrize("route,body,headers,status", CASES)
+def test_fast_and_full_paths_answer_alike(serve, route, body, headers, status):
+    server = serve(Doubler())
+    before = server.app.answered_fast
+    plain, full = both_ways(f"{server.url}/{route}", body, **headers)
+    assert plain.status_code == status, plain.text
+    same_answer(plain, full)
+    assert server.app.answered_fast == before + 1  # the first took the fast path
+
+
+def test_the_key_is_checked_and_a_wrong_one_answered_by_the_full_handler(serve):
+    server = serve(Doubler(), api_key=KEY)
+    url = f"{server.url}/double"
+    plain, full = both_ways(url, b'{"n": 1}', **{"Content-Type": "application/json"})
+    assert plain.status_code == 401
+    same_answer(plain, full)
+    good = requests.post(url, json={"n": 3}, headers={"Authorization": f"Bearer {KEY}"},
+                         timeout=10)
+    assert good.status_code == 200 and good.json() == {"double": 6}
+    assert requests.post(url, json={"n": 3}, headers={"X-API-Key": KEY},
+                         timeout=10).json() == {"double": 6}
+    assert server.app.answered_fast == 2
+
+
+def test_oversized_unknown_host_and_unknown_route_go_to_the_full_handler(serve):
+    server = serve(Doubler(), max_request_size=100)
+    url = f"{server.url}/double"
+    assert requests.post(url, data=b"[" + b"1," * 100 + b"1]", timeout=10).status_code == 413
+    assert requests.post(url, json={"n": 1}, headers={"Host": "evil.example"},
+                         timeout=10).status_code == 403
+    assert requests.post(f"{server.url}/nope", json={"n": 1}, timeout=10).status_code == 404
+    assert server.app.answered_fast == 0
+
+
+def test_request_ids_are_kept_when_safe_and_replaced_when_not(serve):
+    server = serve(Doubler())
+    url = f"{server.url}/double"
+    kept = requests.post(url, json={"n": 1}, headers={"X-Request-Id": "abc-123"}, timeout=10)
+    assert kept.headers["X-Request-Id"] == "abc-123"
+    for given in ("a b", "x" * 129, "<script>"):
+        bad = requests.post(url, json={"n": 1}, headers={"X-Request-Id": given}, timeout=10)
+        assert bad.status_code == 200
+        assert bad.headers["X-Request-Id"] not in ("", given)
+        assert all(c.isalnum() for c in bad.headers["X-Request-Id"])
+
+
+def test_timeout_gives_504_and_the_access_log_and_metrics_count_it(serve):
+    svc = Doubler()
+    server = serve(svc, timeout=0.3)
+    started = time.perf_counter()
+    answer = requests.post(f"{server.url}/double", json={"n": 1, "hold": True}, timeout=10)
+    assert answer.status_code == 504
+    assert answer.json()["error"] == "API 'double' did not answer within 0.3 s (its timeout)"
+    assert time.perf_counter() - started < 3
+    svc.release.set()
+    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert 'bentonb_requests_total{api="double",status="504"} 1.0' in metrics
+    assert 'bentonb_requests_in_progress{api="double"} 0.0' in metrics
+
+
+def test_a_client_gone_before_its_turn_is_never_seen_by_the_model(serve):
+    svc = Doubler()
+    server = serve(svc)
+    holder = threading.Thread(target=requests.post, args=(f"{server.url}/double",),
+                              kwargs={"json": {"n": 1, "hold": True}, "timeout": 10})
+    holder.start()
+    assert svc.started.wait(5)
+    port = int(server.url.rsplit(":", 1)[1])
+    body = b'{"n": 77}'
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /double HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        wait_until(lambda: server.app.state.runtime.runners["double"].queued_items == 1, 5)
+    # The connection is closed while the request waits behind the held batch.
+    wait_until(lambda: server.app.state.runtime.runners["double"].queued_items == 0, 5)
+    svc.release.set()
+    holder.join(10)
+    assert requests.post(f"{server.url}/double", json={"n": 5}, timeout=10).json() == \
+        {"double": 10}
+    assert 77 not in svc.seen and 5 in svc.seen
+    metrics = wait_until(lambda: (m := requests.get(f"{server.url}/metrics", timeout=5).text)
+                         and 'status="499"' in m and m, 5)
+    assert 'bentonb_requests_in_progress{api="double"} 0.0' in metrics
+
+
+def test_many_concurrent_clients_each_get_their_own_answer(serve):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = serve(Doubler())
+    url = f"{server.url}/double"
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda n: requests.post(url, json={"n": n}, timeout=10).json(),
+                                range(300)))
+    assert answers == [{"double": 2 * n} for n in range(300)]
+    assert server.app.answered_fast == 300
