@@ -6,6 +6,9 @@ batch=True)`` in a BentoService) and the 1.2+ one (``@bentonb.api`` or
 say which: 0.x always names an input adapter or a 0.x option. ``bentonb.service``
 is the 1.2+ class decorator and still reads as the 0.x package
 (``bentonb.service.BentoService``).
+
+The 1.2+ machinery (:mod:`bentonb.sdk.classes`, which pulls in asyncio, yaml and the
+runners) is imported on the first 1.2+ use, so a 0.x service never pays for it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import sys
 from typing import Any
 
 from bentonb.errors import InvalidArgument
-from bentonb.sdk import classes
 from bentonb.service import decorators as legacy
 
 #: Options only the 0.x ``@api`` takes, and only the 1.2+ ``@api`` takes.
@@ -57,6 +59,8 @@ def api(*args: Any, **kwargs: Any) -> Any:
                               "API takes input=/batch=, a @bentonb.service API batchable=")
     if _is_legacy(args, kwargs):
         return legacy.api(*args, **kwargs)
+    from bentonb.sdk import classes
+
     return classes.api(*args, **kwargs)
 
 
@@ -65,7 +69,15 @@ class ServiceDecorator:
     ``bentonb.service``, so ``bentonb.service.BentoService`` keeps working."""
 
     def __call__(self, cls: type | None = None, **options: Any) -> Any:
+        from bentonb.sdk import classes
+
         return classes.service(cls, **options)
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]  # the 1.2+ decorator's own
+        from bentonb.sdk import classes
+
+        return classes.service.__doc__
 
     def __getattr__(self, name: str) -> Any:
         return getattr(sys.modules["bentonb.service"], name)
@@ -75,4 +87,3 @@ class ServiceDecorator:
 
 
 service = ServiceDecorator()
-service.__doc__ = classes.service.__doc__

@@ -1,14 +1,10 @@
-"""The model store (1.x API): ``$BENTONB_HOME/models/<name>/<version>/``.
+"""The model store on disk: ``$BENTONB_HOME/models/<name>/<version>/``.
 
-Each version is a directory holding ``model.yaml`` (name, version, framework,
-framework versions, signatures, labels, metadata, created_at, load options)
-and the files its framework wrote. As with bundles, the file system is the
-source of truth, and a model appears whole or not at all: it is written into a
-hidden temporary directory inside the store, flushed to disk, and renamed into
-place. Names and versions follow :mod:`bentonb.tags`. This module imports only
-:mod:`bentonb.tags`, :mod:`bentonb.errors` and :mod:`bentonb.safetar`; what
-needs a framework or a runner (``load_model``, ``to_runner``) is installed by
-the layers above through :func:`set_runtime`.
+Owns the directories: finding, listing, deleting, saving (a hidden temporary
+directory, flushed, then one rename, so a model appears whole or not at all),
+exporting and importing archives (through :mod:`bentonb.safetar`), and the
+bundle-first lookup of :func:`models_of_bundle`. It must never import a
+framework, the sdk, the bundle code or anything above the bottom layer.
 """
 
 from __future__ import annotations
@@ -22,191 +18,29 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bentonb import safetar
-from bentonb._version import __version__
 from bentonb.errors import BentonbError, BundleError, InvalidArgument, NotFound, did_you_mean
+from bentonb.models.info import (
+    CUSTOM_OBJECTS_FILE,
+    MAX_MODEL_FILE_BYTES,
+    MODEL_FILE,
+    ModelInfo,
+    _plain,
+    check_signatures,
+)
+from bentonb.models.model import Model
 from bentonb.tags import Tag, check_labels, check_name, check_version, new_version, parse_tag
 
-MODEL_FILE = "model.yaml"
-CUSTOM_OBJECTS_FILE = "custom_objects.pkl"
-MAX_MODEL_FILE_BYTES = 1 << 20
-_SIGNATURE_KEYS = ("batchable", "batch_dim", "input_spec", "output_spec")
 #: Folders (each holding a ``models/`` folder laid out as a store) searched before the
 #: store while a bundle's service is being loaded: a 1.x bundle's own models. Scoped to
 #: the loading context by :func:`models_of_bundle`, never set for good.
 _BUNDLE_HOMES: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar(
     "bentonb_bundle_model_homes", default=())
-#: Set by the layers above: how a stored model becomes a runner, and an object again.
-_RUNTIME: dict[str, Callable[..., Any] | None] = {"runner": None, "loader": None}
-
-
-def set_runtime(runner: Callable[..., Any] | None = None,
-                loader: Callable[[Model], Any] | None = None) -> None:
-    """Install ``runner(model, **options)`` behind :meth:`Model.to_runner` and
-    ``loader(model)`` behind :meth:`Model.load_model` (the sdk and frameworks do)."""
-    if runner is not None:
-        _RUNTIME["runner"] = runner
-    if loader is not None:
-        _RUNTIME["loader"] = loader
-
-
-def check_signatures(signatures: Any, where: str = "signatures") -> dict[str, dict[str, Any]]:
-    """``{"predict": {"batchable": False, "batch_dim": 0}}``, checked and completed."""
-    if not isinstance(signatures, Mapping) or not signatures:
-        raise InvalidArgument(f"{where} must be a non-empty dict such as "
-                              f"{{'predict': {{'batchable': False}}}}, got {signatures!r:.80}")
-    checked: dict[str, dict[str, Any]] = {}
-    for method, options in signatures.items():
-        if not isinstance(method, str) or not method.isidentifier():
-            raise InvalidArgument(f"{where}: method name must be an identifier, got {method!r}")
-        options = dict(options or {})
-        unknown = [k for k in options if k not in _SIGNATURE_KEYS]
-        if unknown:
-            raise InvalidArgument(f"{where}['{method}'] has unknown option '{unknown[0]}'"
-                                  f"{did_you_mean(str(unknown[0]), _SIGNATURE_KEYS)}")
-        batchable = options.get("batchable", False)
-        dim = options.get("batch_dim", 0)
-        if not isinstance(batchable, bool):
-            raise InvalidArgument(f"{where}['{method}']['batchable'] must be True or False")
-        if isinstance(dim, (builtins.list, tuple)) and len(dim) == 2:
-            dim = [int(d) for d in dim]
-        elif isinstance(dim, int) and not isinstance(dim, bool):
-            dim = int(dim)
-        else:
-            raise InvalidArgument(f"{where}['{method}']['batch_dim'] must be an int or a "
-                                  f"pair (input_dim, output_dim), got {dim!r}")
-        checked[method] = {"batchable": batchable, "batch_dim": dim}
-    return checked
-
-
-def _plain(value: Any, what: str) -> dict[str, Any]:
-    """A copy of ``value`` that survives a YAML round trip, or a clear error."""
-    value = dict(value or {})
-    try:
-        return yaml.safe_load(yaml.safe_dump(value))
-    except yaml.YAMLError as exc:
-        raise InvalidArgument(f"{what} must hold plain values (str, numbers, lists, dicts); "
-                              f"{exc}") from None
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What ``model.yaml`` says about one model version."""
-
-    tag: Tag
-    framework: str
-    framework_versions: dict[str, str | None] = field(default_factory=dict)
-    signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
-    created_at: str = ""
-    bentonb_version: str = __version__
-
-    @property
-    def creation_time(self) -> datetime.datetime:
-        return datetime.datetime.fromisoformat(self.created_at)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.tag.name, "version": self.tag.version, "framework": self.framework,
-                "framework_versions": self.framework_versions, "signatures": self.signatures,
-                "labels": self.labels, "metadata": self.metadata, "options": self.options,
-                "created_at": self.created_at, "bentonb_version": self.bentonb_version}
-
-    @classmethod
-    def parse(cls, text: str, where: str) -> ModelInfo:
-        """Read a ``model.yaml``; anything malformed is refused naming the file."""
-        try:
-            data = yaml.safe_load(text)
-            if not isinstance(data, dict):
-                raise InvalidArgument("it is not a mapping")
-            return cls(Tag(data.get("name"), data.get("version")),
-                       str(data.get("framework") or "python"),
-                       dict(data.get("framework_versions") or {}),
-                       check_signatures(data.get("signatures") or {"__call__": {}}),
-                       check_labels(data.get("labels")), dict(data.get("metadata") or {}),
-                       dict(data.get("options") or {}), str(data.get("created_at", "")),
-                       str(data.get("bentonb_version", "")))
-        except (yaml.YAMLError, InvalidArgument, TypeError, ValueError) as exc:
-            raise BundleError(f"{where} is not a valid {MODEL_FILE}: {exc}") from None
-
-
-class Model:
-    """One stored model version: ``.tag``, ``.path``, ``.info``, ``.custom_objects``."""
-
-    def __init__(self, path: Path, info: ModelInfo) -> None:
-        self.path = path
-        self.info = info
-        self._custom: dict[str, Any] | None = None
-
-    tag = property(lambda self: self.info.tag)
-    framework = property(lambda self: self.info.framework)
-
-    def __repr__(self) -> str:
-        return f'Model(tag="{self.tag}", path="{self.path}")'
-
-    @property
-    def custom_objects(self) -> dict[str, Any]:
-        """The objects saved with the model (unpickled once, on first use)."""
-        if self._custom is None:
-            file = self.path / CUSTOM_OBJECTS_FILE
-            if file.is_file():
-                import cloudpickle
-
-                with file.open("rb") as handle:
-                    self._custom = cloudpickle.load(handle)
-            else:
-                self._custom = {}
-        return self._custom
-
-    def load_model(self) -> Any:
-        """The model object, loaded by its framework."""
-        if _RUNTIME["loader"] is None:
-            raise BentonbError("no model loader installed: import bentonb first")
-        return _RUNTIME["loader"](self)
-
-    def path_of(self, *parts: str) -> str:
-        """The path of a file the framework wrote in this model's directory."""
-        return str(self.path.joinpath(*parts))
-
-    def to_runner(self, name: str | None = None, **options: Any) -> Any:
-        """A runner calling this model's signatures (``runner.predict.run(x)``)."""
-        if _RUNTIME["runner"] is None:
-            raise BentonbError("no runner support installed: import bentonb first")
-        return _RUNTIME["runner"](self, name=name, **options)
-
-
-class BentoModel:
-    """A stored model named as a class attribute of a ``@bentonb.service`` class:
-    ``model = BentoModel("iris:latest")``. Reading the attribute gives the stored
-    :class:`Model` (``.path``, ``.load_model()``, ``bentonb.sklearn.load_model(...)``);
-    the tag is resolved on first read and then kept, so ``latest`` means the version
-    that was latest when the service first used it."""
-
-    def __init__(self, tag: str | Tag) -> None:
-        parse_tag(str(tag), "model")  # a malformed tag fails where the class is defined
-        self.tag = str(tag)
-        self._model: Model | None = None
-
-    def __repr__(self) -> str:
-        return f'BentoModel("{self.tag}")'
-
-    def resolve(self) -> Model:
-        """The stored model (:class:`NotFound` naming the tag when it is not stored)."""
-        if self._model is None:
-            self._model = ModelStore().get(self.tag)
-        return self._model
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Model:
-        return self.resolve()
-
-
 def _read(path: Path) -> Model | None:
     """The model in directory ``path``, or None when it holds no valid model."""
     file = path / MODEL_FILE
@@ -397,28 +231,3 @@ def models_of_bundle(home: str | Path) -> Iterator[None]:
         yield
     finally:
         _BUNDLE_HOMES.reset(token)
-
-
-def get(tag: str | Tag) -> Model:
-    """The stored model ``tag`` (``name``, ``name:latest`` or ``name:version``)."""
-    return ModelStore().get(tag)
-
-
-def list(name: str | None = None) -> builtins.list[Model]:  # noqa: A001 - the 1.x name
-    """Every stored model (of ``name``), oldest first."""
-    return ModelStore().list(name)
-
-
-def delete(tag: str | Tag) -> None:
-    """Delete a stored model version (or every version of a bare name)."""
-    ModelStore().delete(tag)
-
-
-def export_model(tag: str | Tag, path: str | Path) -> str:
-    """Write a stored model as an archive; return its path."""
-    return str(ModelStore().export_model(tag, path))
-
-
-def import_model(path: str | Path) -> Model:
-    """Add the model in an archive to the store."""
-    return ModelStore().import_model(path)
