@@ -181,3 +181,19 @@ def test_many_concurrent_clients_each_get_their_own_answer(serve):
                                 range(300)))
     assert answers == [{"double": 2 * n} for n in range(300)]
     assert server.app.answered_fast == 300
+
+
+@pytest.mark.parametrize("origin", [False, True], ids=["fast", "full"])
+def test_a_body_slower_than_the_timeout_ends_its_connection(serve, origin):
+    server = serve(Doubler(), timeout=0.5)
+    port = int(server.url.rsplit(":", 1)[1])
+    extra = f"Origin: http://127.0.0.1:{port}\r\n".encode() if origin else b""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /double HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: 100\r\n" + extra + b"\r\n{\"n\":")
+        sock.settimeout(10)
+        started = time.perf_counter()
+        assert sock.recv(1024) == b""  # closed by the server, no answer
+        assert time.perf_counter() - started < 5
+    assert requests.post(f"{server.url}/double", json={"n": 2}, timeout=10).json() == \
+        {"double": 4}

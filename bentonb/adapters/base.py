@@ -55,6 +55,9 @@ class HttpRequest:
     limits: RequestLimits = field(default_factory=RequestLimits)
 
     def header(self, name: str, default: str = "") -> str:
+        value = self.headers.get(name)  # a server's header maps are case-insensitive
+        if value is not None:
+            return value
         lowered = name.lower()
         for key, value in self.headers.items():
             if key.lower() == lowered:

@@ -117,8 +117,18 @@ class FastPredict(httputil.HTTPMessageDelegate):
         self.headers = headers
         self.rid = request_id(headers.get("X-Request-Id"))
         self.chunks: list[bytes] = []
-        self.app.state.started(self.runtime)
-        self.app.state.metrics.in_progress.labels(self.api.name).inc()
+        state = self.app.state
+        state.started(self.runtime)
+        state.metrics.progress(self.api.name).inc()
+        # One timer bounds the body's arrival (instead of Tornado's own body timeout)
+        # and then the answer; it is set again only when the body took a while.
+        self.timeout = getattr(self.api, "timeout", None) or state.config.timeout
+        set_body_timeout = getattr(self.conn, "set_body_timeout", None)
+        if set_body_timeout is not None:
+            set_body_timeout(None)
+        self.timer = asyncio.get_running_loop().call_later(state.config.timeout,
+                                                           self._timed_out)
+        self.body_in = False
         return None
 
     def data_received(self, chunk: bytes) -> Any:
@@ -132,9 +142,11 @@ class FastPredict(httputil.HTTPMessageDelegate):
             self.slow.finish()
             return
         loop = asyncio.get_running_loop()
+        self.body_in = True
         self.conn.set_close_callback(self._client_gone)
-        timeout = getattr(self.api, "timeout", None) or self.app.state.config.timeout
-        self.timer = loop.call_later(timeout, self._timed_out, timeout)
+        if self.timer.when() - loop.time() < self.timeout - 0.01:
+            self.timer.cancel()
+            self.timer = loop.call_later(self.timeout, self._timed_out)
         _, _, query = self.uri.partition("?")
         request = http_request(b"".join(self.chunks), self.headers, "POST",
                                httputil.parse_qs_bytes(query, keep_blank_values=True)
@@ -207,13 +219,19 @@ class FastPredict(httputil.HTTPMessageDelegate):
         if pending is not None and pending.future.cancel():
             self.runner.forget(pending)
 
-    def _timed_out(self, timeout: float) -> None:
+    def _timed_out(self) -> None:
         self.timer = None
         if self.done:
             return
+        if not self.body_in:  # a body trickling in: the connection ends, as Tornado's would
+            self._end(408)
+            close = getattr(self.conn, "close", None)
+            if close is not None:
+                close()
+            return
         self._cancel()
         self._write(504, "application/json",
-                    error_body(timeout_message(self.api, timeout), self.rid))
+                    error_body(timeout_message(self.api, self.timeout), self.rid))
 
     def _client_gone(self) -> None:
         if self.done:
@@ -244,7 +262,7 @@ class FastPredict(httputil.HTTPMessageDelegate):
             self.timer = None
         state, name = self.app.state, self.api.name
         state.finished(self.runtime)
-        state.metrics.in_progress.labels(name).dec()
+        state.metrics.progress(name).dec()
         seconds = time.perf_counter() - self.started
         state.metrics.observe(name, status, seconds)
         access_entry(self.method, self.uri, status, seconds * 1000,

@@ -34,6 +34,7 @@ class ServerMetrics:
                                  "Prediction requests received and not yet answered.",
                                  ["api"], registry=self.registry)
         self._children: dict[tuple[str, int], tuple] = {}
+        self._in_progress: dict[str, Gauge] = {}
         #: Called as ``listener(api, status, seconds)`` after each answered request, on
         #: the server's event loop (keep it short; the notebook's live panel is one).
         self.listeners: list[Callable[[str, int, float], None]] = []
@@ -51,6 +52,13 @@ class ServerMetrics:
             elif event == "rejected":
                 rejected.inc(value)
         return report
+
+    def progress(self, api: str) -> Gauge:
+        """The requests-in-progress gauge of ``api`` (looked up once)."""
+        gauge = self._in_progress.get(api)
+        if gauge is None:
+            gauge = self._in_progress[api] = self.in_progress.labels(api)
+        return gauge
 
     def observe(self, api: str, status: int, seconds: float) -> None:
         key = (api, status)

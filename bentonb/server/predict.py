@@ -200,7 +200,7 @@ class ApiHandler(BaseHandler):
         # An API's own bound (1.x ``traffic={"timeout": s}``) wins over --timeout.
         timeout = getattr(api, "timeout", None) or self.state.config.timeout
         status = CLIENT_GONE
-        metrics.in_progress.labels(api.name).inc()
+        metrics.progress(api.name).inc()
         work = self._work = asyncio.ensure_future(self._predict(request))
         try:
             if self._gone:
@@ -227,5 +227,5 @@ class ApiHandler(BaseHandler):
                 self.set_header(name, value)
             self.write_json_error(status, message)
         finally:
-            metrics.in_progress.labels(api.name).dec()
+            metrics.progress(api.name).dec()
             metrics.observe(api.name, status, time.perf_counter() - self._started)
