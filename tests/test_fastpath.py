@@ -197,3 +197,44 @@ def test_a_body_slower_than_the_timeout_ends_its_connection(serve, origin):
         assert time.perf_counter() - started < 5
     assert requests.post(f"{server.url}/double", json={"n": 2}, timeout=10).json() == \
         {"double": 4}
+
+
+def test_1x_apis_without_ctx_take_the_fast_path_and_answer_alike(serve, store_home):
+    import numpy as np
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True)
+    bentonb.sklearn.save_model("iris_fast", LogisticRegression(max_iter=500).fit(x, y),
+                               signatures={"predict": {"batchable": True}})
+    runner = bentonb.sklearn.get("iris_fast:latest").to_runner()
+    svc = bentonb.Service("iris_fast", runners=[runner])
+    io = bentonb.io
+
+    @svc.api(input=io.NumpyNdarray(), output=io.NumpyNdarray())
+    def classify(rows: np.ndarray) -> np.ndarray:
+        return runner.predict.run(rows)
+
+    @svc.api(input=io.NumpyNdarray(), output=io.NumpyNdarray())
+    async def classify_async(rows: np.ndarray) -> np.ndarray:
+        return await runner.predict.async_run(rows)
+
+    @svc.api(input=io.JSON(), output=io.JSON())
+    def status(body, ctx: bentonb.Context):
+        ctx.response.status_code = 202
+        return {"ok": True}
+
+    server = serve(svc)
+    rows = b"[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]"
+    for route in ("classify", "classify_async"):
+        plain, full = both_ways(f"{server.url}/{route}", rows,
+                                **{"Content-Type": "application/json"})
+        assert plain.status_code == 200 and plain.json() == [0, 2]
+        same_answer(plain, full)
+        plain, full = both_ways(f"{server.url}/{route}", b'[["a"]]',
+                                **{"Content-Type": "application/json"})
+        assert plain.status_code == 400
+        same_answer(plain, full)
+    assert server.app.answered_fast == 4
+    assert requests.post(f"{server.url}/status", json={}, timeout=10).status_code == 202
+    assert server.app.answered_fast == 4  # an API reading ctx goes to the full handler

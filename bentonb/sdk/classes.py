@@ -176,6 +176,9 @@ class ClassApi(Api):
         if traffic.get("max_concurrency"):
             self.max_concurrency = int(traffic["max_concurrency"])
 
+    #: A class's methods run on worker threads, async ones too (they may block).
+    on_loop = False
+
     def _call(self, value: Any, ctx: Context | None) -> Any:
         sig, stack = self.signature, []
         try:

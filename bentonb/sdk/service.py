@@ -84,17 +84,33 @@ class Api:
         return value if ctx is None else _WithContext(value, ctx)
 
     # -- calling -------------------------------------------------------------------------
-    def _invoke(self, value: Any) -> Any:
+    @property
+    def on_loop(self) -> bool:
+        """True when a server awaits this API on its event loop (an async function, not
+        streaming): its runners' ``async_run`` then joins the batcher with no thread in
+        between. A sync function runs on a worker thread."""
+        return self.is_async and not self.streaming
+
+    def _arguments(self, value: Any) -> tuple[Any, dict[str, Any]]:
         ctx = None
         if isinstance(value, _WithContext):
             value, ctx = value.value, value.ctx
         if self.input_adapter.items_are_rows and not hasattr(value, "columns"):
             value = self.input_adapter.merge([value])  # the request's parsed rows -> a frame
-        kwargs = {self.context_param: ctx or Context()} if self.context_param else {}
+        return value, ({self.context_param: ctx or Context()} if self.context_param else {})
+
+    def _invoke(self, value: Any) -> Any:
+        value, kwargs = self._arguments(value)
         result = self.func(value, **kwargs)
         if inspect.iscoroutine(result):
             result = self.service.run_coroutine(result)
         return result
+
+    async def run_async(self, value: Any) -> Any:
+        """One request on the server's event loop (see :attr:`on_loop`)."""
+        value, kwargs = self._arguments(value)
+        result = self.func(value, **kwargs)
+        return await result if inspect.isawaitable(result) else result
 
     def open_stream(self, value: Any) -> Any:
         """A streaming API's generator for one request (its items are read by the server)."""

@@ -1,7 +1,8 @@
 """Non-batch APIs: one model call per request, with bounded concurrency and a bounded queue.
 
 This module owns :class:`DirectRunner` (what a request of a non-batch API waits
-in) and :class:`ModelThreads` (the daemon threads every model call runs on, for
+in), :class:`LoopRunner` (a 1.x async API function, awaited on the event loop)
+and :class:`ModelThreads` (the daemon threads every model call runs on, for
 batch APIs too). It knows nothing of HTTP: it never imports tornado, the
 handlers, notebook/ or the CLI.
 """
@@ -188,3 +189,35 @@ class DirectRunner:
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+class LoopRunner:
+    """Awaits a 1.x async API function on the event loop, one task per request.
+
+    The function's ``await runner.<method>.async_run(x)`` joins the runner's
+    micro-batcher directly, so no thread sits between the request and the batch.
+    No slots or queue: the function itself waits on the batcher, which sheds load.
+    """
+
+    queued_items = 0
+
+    def __init__(self, run: Callable[[Any], Any], *, name: str,
+                 metrics: MetricsHook | None = None) -> None:
+        self.name = name
+        self._run = run
+        self._metrics = metrics or (lambda event, value: None)
+
+    async def submit(self, value: Any, count: int, request_id: str | None = None) -> Any:
+        start = time.perf_counter()
+        try:
+            result = await self._run(value)
+        except Exception as exc:
+            log_call(self.name, [request_id], count, time.perf_counter() - start,
+                     [(False, exc)])
+            raise
+        log_call(self.name, [request_id], count, time.perf_counter() - start, [(True, None)])
+        self._metrics("batch", count)
+        return result
+
+    def close(self) -> None:
+        pass

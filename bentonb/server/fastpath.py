@@ -91,7 +91,7 @@ class FastPredict(httputil.HTTPMessageDelegate):
         path = start_line.path.partition("?")[0]
         api = runtime.apis.get(path[1:])
         if api is None or getattr(api, "streaming", False) or \
-                getattr(api, "new_context", None) is not None:
+                getattr(api, "context_param", None) is not None:  # a 1.x ``ctx``
             return False
         length = headers.get("Content-Length")
         if length is None or not length.isdigit() or \

@@ -2,9 +2,10 @@
 
 The access log has one line per request; the prediction log one line per model
 call (with the request ids it answered). Records go through a queue, so the
-event loop never formats or writes a log line itself; the access log's entries
-are not even records there: the loop appends a tuple to a list, and a writer
-thread turns each batch into records every few milliseconds. It never imports tornado,
+event loop never formats or writes a log line itself; the info lines of both
+logs are not even records there: the loop (or a model thread) appends a tuple
+to a deque, and a writer thread turns each batch into records every few
+milliseconds. It never imports tornado,
 the handlers, notebook/ or the CLI.
 """
 
@@ -76,54 +77,57 @@ def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     root.propagate = False
 
 
-#: Access-log entries waiting for the writer thread: appended on the event loop and
-#: taken by the writer (a deque's append and popleft are atomic, so no lock).
-_access: deque[tuple] = deque()
-_access_thread: threading.Thread | None = None
-#: Seconds between two batches of access-log lines.
-ACCESS_INTERVAL = 0.05
+#: Info lines waiting for the writer thread (access and prediction logs): appended by
+#: the event loop or a model thread, taken by the writer (a deque's append and popleft
+#: are atomic, so no lock). Each is (time, logger, message, args, extra).
+_lines: deque[tuple] = deque()
+_writer: threading.Thread | None = None
+#: Seconds between two batches of log lines.
+LINES_INTERVAL = 0.05
+
+
+def _defer(logger: logging.Logger, message: str, args: tuple, extra: dict[str, Any]) -> None:
+    """Log an INFO line from a busy thread: the record is built and written by the
+    writer thread, within :data:`LINES_INTERVAL` seconds, with this moment's time."""
+    global _writer
+    _lines.append((time.time(), logger, message, args, extra))
+    if _writer is None:
+        _writer = threading.Thread(target=_write_lines, daemon=True, name="bentonb-log-lines")
+        _writer.start()
+
+
+def _write_lines() -> None:
+    while True:
+        time.sleep(LINES_INTERVAL)  # a batch's worth of lines gathers meanwhile
+        _drain_lines()
+
+
+def _drain_lines() -> None:
+    while True:
+        try:
+            created, logger, message, args, extra = _lines.popleft()
+        except IndexError:
+            return
+        record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, args,
+                                   None, extra=extra)
+        record.created, record.msecs = created, (created % 1) * 1000
+        record.relativeCreated = (created - logging._startTime) * 1000
+        logger.handle(record)
 
 
 def access_entry(method: str, uri: str, status: int, ms: float, remote: str | None,
                  rid: str | None) -> None:
     """Log one answered request (``METHOD URI STATUS 1.2ms``, with the method, path,
-    status, latency, client address and request id as fields); written by a
-    background thread within :data:`ACCESS_INTERVAL` seconds."""
-    global _access_thread
-    if not ACCESS.isEnabledFor(logging.INFO):
-        return
-    _access.append((time.time(), method, uri, status, ms, remote, rid))
-    if _access_thread is None:
-        _access_thread = threading.Thread(target=_write_access, daemon=True,
-                                          name="bentonb-access-log")
-        _access_thread.start()
-
-
-def _write_access() -> None:
-    while True:
-        time.sleep(ACCESS_INTERVAL)  # a batch's worth of entries gathers meanwhile
-        _drain_access()
-
-
-def _drain_access() -> None:
-    while True:
-        try:
-            created, method, uri, status, ms, remote, rid = _access.popleft()
-        except IndexError:
-            return
-        record = ACCESS.makeRecord(
-            ACCESS.name, logging.INFO, __file__, 0, "%s %s %d %.1fms",
-            (method, uri, status, ms), None,
-            extra={"method": method, "path": uri.partition("?")[0], "status": status,
-                   "latency_ms": round(ms, 2), "remote": remote, "request_id": rid})
-        record.created, record.msecs = created, (created % 1) * 1000
-        record.relativeCreated = (created - logging._startTime) * 1000
-        ACCESS.handle(record)
+    status, latency, client address and request id as fields)."""
+    if ACCESS.isEnabledFor(logging.INFO):
+        _defer(ACCESS, "%s %s %d %.1fms", (method, uri, status, ms),
+               {"method": method, "path": uri.partition("?")[0], "status": status,
+                "latency_ms": round(ms, 2), "remote": remote, "request_id": rid})
 
 
 def flush_logs() -> None:
     """Write out every record queued so far; logging goes on."""
-    _drain_access()
+    _drain_lines()
     if _listener is not None:
         _listener.stop()
         _listener.start()
@@ -134,7 +138,7 @@ def stop_logging() -> None:
     """Write out every queued record and stop the writer (at exit, or before a worker
     process ends)."""
     global _listener
-    _drain_access()
+    _drain_lines()
     if _listener is not None:
         _listener.stop()
         _listener = None
@@ -148,9 +152,8 @@ def log_call(api: str, request_ids: Sequence[str | None], items: int, seconds: f
         PREDICTION.error("%s failed for request %s", api, rid, exc_info=err,
                          extra={"api": api, "request_id": rid})
         err.__bentonb_logged__ = True
-    if PREDICTION.isEnabledFor(20):
-        PREDICTION.info("%s %d item(s) in %d request(s) %.1fms", api, items, len(request_ids),
-                        seconds * 1000, extra={"api": api, "items": items,
-                                               "request_ids": list(request_ids),
-                                               "failed": len(failed),
-                                               "model_ms": round(seconds * 1000, 2)})
+    if PREDICTION.isEnabledFor(logging.INFO):
+        _defer(PREDICTION, "%s %d item(s) in %d request(s) %.1fms",
+               (api, items, len(request_ids), seconds * 1000),
+               {"api": api, "items": items, "request_ids": list(request_ids),
+                "failed": len(failed), "model_ms": round(seconds * 1000, 2)})

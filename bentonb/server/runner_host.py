@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from bentonb.bundle.routes import DEFAULT_MB_MAX_BATCH_SIZE, DEFAULT_MB_MAX_LATENCY_MS
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
     from bentonb.server.app import ServerConfig
 
 
+def _copy(done: asyncio.Future, answer: Future) -> None:
+    """Hand an answer from the loop's future to a waiting thread's."""
+    if done.cancelled():
+        answer.cancel()
+    elif done.exception() is not None:
+        answer.set_exception(done.exception())
+    else:
+        answer.set_result(done.result())
+
+
 class RunnerBatcher:
     """One runner method behind a micro-batcher."""
 
@@ -32,8 +43,20 @@ class RunnerBatcher:
         self.dispatcher = dispatcher
 
     def run(self, value: Any, count: int) -> Any:
-        """From a worker thread: wait for this value's share of a batch."""
-        return self.host.run_coroutine(self.dispatcher.submit(value, count))
+        """From a worker thread: wait for this value's share of a batch (queued by one
+        callback on the loop; the batch's answer wakes this thread directly)."""
+        answer: Future = Future()
+
+        def enqueue() -> None:
+            try:
+                pending = self.dispatcher.enqueue(value, count)
+            except BaseException as exc:  # noqa: BLE001 - raised in the calling thread
+                answer.set_exception(exc)
+                return
+            pending.future.add_done_callback(lambda done: _copy(done, answer))
+
+        self.host.call_soon(enqueue)
+        return answer.result()
 
     async def async_run(self, value: Any, count: int) -> Any:
         """From the event loop."""
@@ -66,20 +89,31 @@ class RunnerHost:
         self._dispatchers.append(dispatcher)
         return RunnerBatcher(self, dispatcher)
 
-    def run_coroutine(self, coro: Any) -> Any:
-        """Run ``coro`` on the server's loop and wait for it, from a worker thread."""
+    def _loop_for_thread(self) -> asyncio.AbstractEventLoop:
+        """The server's loop, when called from another thread (else a clear error)."""
         loop = self.loop
         if loop is None:
-            coro.close()
             raise BentonbError("the server's event loop is not known yet")
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            coro.close()
             raise BentonbError("a runner's run() was called on the server's event loop; "
                                "in an async API use `await runner.<method>.async_run(x)`")
+        return loop
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the server's loop, from a worker thread."""
+        self._loop_for_thread().call_soon_threadsafe(callback)
+
+    def run_coroutine(self, coro: Any) -> Any:
+        """Run ``coro`` on the server's loop and wait for it, from a worker thread."""
+        try:
+            loop = self._loop_for_thread()
+        except BentonbError:
+            coro.close()
+            raise
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
     def close(self) -> None:

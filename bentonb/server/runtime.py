@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bentonb.adapters.base import RequestLimits
 from bentonb.errors import BentonbError
 from bentonb.server.batching import MicroBatchDispatcher
-from bentonb.server.direct import DirectRunner
+from bentonb.server.direct import DirectRunner, LoopRunner
 from bentonb.server.guards import RequestGuard
 from bentonb.server.metrics import ServerMetrics
 from bentonb.server.openapi import openapi_spec
@@ -74,7 +74,10 @@ class ServiceRuntime:
             self.apis[api.route] = api
             hook = metrics.hook(api.name)
             streaming = getattr(api, "streaming", False)
-            if api.batch and config.enable_microbatch and not streaming:
+            if getattr(api, "on_loop", False):
+                self.runners[api.route] = LoopRunner(api.run_async, name=api.name,
+                                                     metrics=hook)
+            elif api.batch and config.enable_microbatch and not streaming:
                 self.runners[api.route] = MicroBatchDispatcher(
                     api.run_batch, name=api.name, metrics=hook,
                     max_batch_size=config.mb_max_batch_size or api.mb_max_batch_size,
