@@ -29,43 +29,11 @@ from typing import Any
 from bentonb.adapters.base import schema_difference
 from bentonb.errors import BadInput, BentonbError, Overloaded
 from bentonb.server.direct import ModelThreads
+from bentonb.server.latency import LatencyModel
 from bentonb.server.logs import log_call
 
 #: What a dispatcher reports to metrics: (event, value).
 MetricsHook = Callable[[str, float], None]
-
-
-class LatencyModel:
-    """Fits T(n) = a*n + b by least squares over the most recent batches."""
-
-    def __init__(self, window: int = 64) -> None:
-        self._samples: deque[tuple[int, float]] = deque(maxlen=window)
-        self.a = 0.0
-        self.b = 0.0
-
-    def record(self, n: int, seconds: float) -> None:
-        self._samples.append((n, seconds))
-        self._fit()
-
-    def estimate(self, n: int) -> float:
-        return max(0.0, self.a * n + self.b)
-
-    def _fit(self) -> None:
-        ns = [n for n, _ in self._samples]
-        ts = [t for _, t in self._samples]
-        per_item = sum(ts) / max(1, sum(ns))
-        mean_n, mean_t = sum(ns) / len(ns), sum(ts) / len(ts)
-        var = sum((n - mean_n) ** 2 for n in ns)
-        if var == 0:
-            self.a, self.b = per_item, 0.0
-            return
-        a = sum((n - mean_n) * (t - mean_t) for n, t in self._samples) / var
-        b = mean_t - a * mean_n
-        if a < 0:
-            a, b = 0.0, mean_t
-        elif b < 0:
-            a, b = per_item, 0.0
-        self.a, self.b = a, b
 
 
 @dataclass(eq=False)  # compared by identity: values may be DataFrames
@@ -197,10 +165,21 @@ class MicroBatchDispatcher:
         if not batch:
             return
         self._busy_until = now + self.model.estimate(items)
-        loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._executor, self._timed_run, [p.value for p in batch],
-                                    [p.request_id for p in batch], items)
-        work.add_done_callback(lambda f: self._finish(batch, items, f))
+        self._executor.call_soon(self._run_on_thread, asyncio.get_running_loop(), batch, items)
+
+    def _run_on_thread(self, loop: asyncio.AbstractEventLoop, batch: list[Pending],
+                       items: int) -> None:
+        """On the model thread: run the batch, then hand every answer back to the loop
+        in one callback."""
+        try:
+            outcomes, seconds = self._timed_run([p.value for p in batch],
+                                                [p.request_id for p in batch], items)
+        except BaseException as exc:  # noqa: BLE001 - each request gets the error
+            outcomes, seconds = [(False, exc)] * len(batch), None
+        try:
+            loop.call_soon_threadsafe(self._finish, batch, items, outcomes, seconds)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits any more
 
     def _timed_run(self, values: list[Any], request_ids: list[str | None],
                    items: int) -> tuple[list[tuple[bool, Any]], float]:
@@ -240,12 +219,9 @@ class MicroBatchDispatcher:
         except Exception:  # noqa: BLE001 - no schema: the original outcome stands
             return None
 
-    def _finish(self, batch: Sequence[Pending], items: int, work: asyncio.Future) -> None:
+    def _finish(self, batch: Sequence[Pending], items: int, outcomes: list[tuple[bool, Any]],
+                seconds: float | None) -> None:
         self._busy_until = None
-        try:
-            outcomes, seconds = work.result()
-        except BaseException as exc:  # the executor itself failed
-            outcomes, seconds = [(False, exc)] * len(batch), None
         if seconds is not None and all(ok for ok, _ in outcomes):
             self.model.record(items, seconds)
             self._metrics("batch", items)

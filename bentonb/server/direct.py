@@ -48,9 +48,19 @@ class ModelThreads(Executor):
         self._work.put((future, fn, args, kwargs))
         return future
 
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on a thread, with no future: ``fn`` reports its own
+        outcome (and must not raise)."""
+        if self._closed:
+            raise RuntimeError("model threads are shut down")
+        self._work.put((None, fn, args, {}))
+
     def _run(self) -> None:
         while (item := self._work.get()) is not None:
             future, fn, args, kwargs = item
+            if future is None:
+                fn(*args)
+                continue
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -66,7 +76,7 @@ class ModelThreads(Executor):
                     item = self._work.get_nowait()
                 except queue.Empty:
                     break
-                if item is not None:
+                if item is not None and item[0] is not None:
                     item[0].cancel()
         for _ in self._threads:
             self._work.put(None)
@@ -119,12 +129,12 @@ class DirectRunner:
         else:
             self._running += 1
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._threads, self._call, value, request_id, count)
-        work.add_done_callback(self._done)
-        # Shielded: a cancelled request must not free the slot while its call still runs.
-        outcome, _ = await asyncio.shield(work)
+        answer = loop.create_future()
+        # The thread hands the outcome back with one loop callback, which frees the slot
+        # even when this request was cancelled meanwhile (its call still ran).
+        self._threads.call_soon(self._call, loop, answer, value, request_id, count)
+        ok, result = await answer
         self._metrics("batch", count)
-        ok, result = outcome
         if not ok:
             raise result
         return result
@@ -159,8 +169,8 @@ class DirectRunner:
         self._metrics("rejected", 1)
         raise Overloaded(message, retry_after=max(1.0, math.ceil(self.estimated_wait())))
 
-    def _call(self, value: Any, request_id: str | None,
-              count: int) -> tuple[tuple[bool, Any], float]:
+    def _call(self, loop: asyncio.AbstractEventLoop, answer: asyncio.Future, value: Any,
+              request_id: str | None, count: int) -> None:
         start = time.perf_counter()
         try:
             outcome = (True, self._run_batch([value])[0])
@@ -168,14 +178,17 @@ class DirectRunner:
             outcome = (False, exc)
         seconds = time.perf_counter() - start
         log_call(self.name, [request_id], count, seconds, [outcome])
-        return outcome, seconds
+        try:
+            loop.call_soon_threadsafe(self._done, answer, outcome, seconds)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits any more
 
-    def _done(self, work: asyncio.Future) -> None:
-        if not work.cancelled() and work.exception() is None:
-            seconds = work.result()[1]
-            self._seconds = seconds if self._seconds is None else \
-                0.8 * self._seconds + 0.2 * seconds
+    def _done(self, answer: asyncio.Future, outcome: tuple[bool, Any], seconds: float) -> None:
+        self._seconds = seconds if self._seconds is None else \
+            0.8 * self._seconds + 0.2 * seconds
         self._hand_over()
+        if not answer.done():
+            answer.set_result(outcome)
 
     def _hand_over(self) -> None:
         """Give the freed slot to the oldest request still waiting, or free it."""
