@@ -182,9 +182,12 @@ def test_bento_serve_ray_in_an_ipython_shell(capsys):
                               "clf = svm.SVC(gamma='scale').fit(iris.data, iris.target)")
         assert trained.success
         assert ip.run_cell(f"%%bento_service\n{IRIS_CELL}").success
-        svc = ip.run_line_magic("bento_pack", "RayMagicIris model=clf")
+        assert ip.run_cell("svc = %bento_pack RayMagicIris model=clf").success
+        svc = ip.user_ns["svc"]
         port = free_port()
-        url = ip.run_line_magic("bento_serve", f"svc --ray --port {port}")
+        served = ip.run_cell(f"url = %bento_serve svc --ray --port {port}")
+        assert served.success, served.error_in_exec
+        url = ip.user_ns["url"]
         printed = capsys.readouterr().out
         assert url == f"http://127.0.0.1:{port}"
         assert f"serving on Ray Serve at {url} (1 replicas)" in printed
