@@ -40,7 +40,7 @@ import workloads  # noqa: E402
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
             "PYTHONUNBUFFERED": "1"}
 TARGETS = ["bentonb serve", "bentonb --ray (1 replica)", "bentonb --ray (2 replicas)",
-           "bentonb --ray (1 replica, no micro-batching)", "plain Ray Serve (1 replica)",
+           "bentonb --ray (1 replica; no micro-batching)", "plain Ray Serve (1 replica)",
            "plain Ray Serve (2 replicas)"]
 
 
