@@ -145,8 +145,7 @@ def measure(serving, target: str, scenario, bundle: Path, args, workdir: Path) -
     url = f"http://127.0.0.1:{port}/predict"
     try:
         # Serve's proxy answers 404 until the application is deployed: wait for a 200.
-        serving.wait_ready(url.replace("/predict", "/healthz") if target == "bentonb serve"
-                           else url, proc, timeout=300, body=scenario.body,
+        serving.wait_ready(url, proc, timeout=300, body=scenario.body,
                            content_type=scenario.content_type)
         serving.wrk(url, scenario.content_type, scenario.body, args.warmup, workdir)
         runs = [serving.wrk(url, scenario.content_type, scenario.body, args.duration, workdir)
