@@ -2,6 +2,7 @@
 
     python bench/serving.py [--duration 10] [--runs 3] [--scenarios iris,synthetic,cifar]
                             [--targets "bentonb (batching),bentonb 1.x (run),..." | 1.x]
+    python bench/serving.py --ray ...   # Ray Serve targets: see ray_serving.py
 
 For each workload (see workloads.py) it measures, side by side in one run:
 bentonb with micro-batching, bentonb without, a bare Tornado handler returning a
@@ -163,13 +164,16 @@ def cifar_ceiling() -> tuple[float, int]:
 
 # -- servers ----------------------------------------------------------------------------------
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120, body: bytes | None = None,
+               content_type: str = "") -> None:
+    """Until ``url`` answers 2xx (to a POST of ``body`` when given, else a GET)."""
     deadline = time.time() + timeout
+    headers = {"Content-Type": content_type} if body is not None else {}
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            urllib.request.urlopen(url, timeout=1)
+            urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=5)
             return
         except OSError:
             time.sleep(0.2)
@@ -259,10 +263,10 @@ def start(target: str, scenario: Scenario, bundle: Path, port: int,
     return proc, f"http://127.0.0.1:{port}/predict"
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
     proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(20)
+        proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
@@ -270,7 +274,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 # -- load ---------------------------------------------------------------------------------------
 
-def wrk(url: str, content_type: str, body: bytes, seconds: float, workdir: Path) -> dict:
+def wrk(url: str, content_type: str, body: bytes, seconds: float, workdir: Path,
+        connections: int = CONNECTIONS) -> dict:
     body_file = workdir / "body.bin"
     body_file.write_bytes(body)
     script = workdir / "post.lua"
@@ -279,7 +284,7 @@ def wrk(url: str, content_type: str, body: bytes, seconds: float, workdir: Path)
         f'wrk.headers["Content-Type"] = "{content_type}"\n'
         f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n')
     duration = f"-d{max(1, round(seconds))}s"
-    out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", duration, "--latency",
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", duration, "--latency",
                           "-s", str(script), url], capture_output=True, text=True,
                          check=True).stdout
 
@@ -448,7 +453,13 @@ def main() -> int:
     parser.add_argument("--scenarios", default="iris,synthetic,cifar")
     parser.add_argument("--targets", default=",".join(TARGETS),
                         help="comma-separated target names, or a preset: " + ", ".join(PRESETS))
+    parser.add_argument("--ray", action="store_true", help="Ray Serve targets instead: "
+                        "see ray_serving.py, which takes the rest of the flags")
     parser.add_argument("--bare-tornado", type=int, help=argparse.SUPPRESS)
+    if "--ray" in sys.argv[1:]:
+        import ray_serving
+
+        return ray_serving.main()
     args = parser.parse_args()
     if args.bare_tornado:
         bare_tornado(args.bare_tornado)

@@ -3,12 +3,15 @@ checked field by field, and the pod's environment tried on a real `bentonb serve
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import signal
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import requests
 import yaml
@@ -17,9 +20,15 @@ from helpers import ServeProcess, bentonb_cli, snapshot
 
 from bentonb.bundle.manifest import BundleManifest
 from bentonb.cli import main
-from bentonb.container import default_image_tag
+from bentonb.cli.k8s import write_for_image
+from bentonb.container import BuiltImage, default_image_tag, image_tags
 from bentonb.errors import InvalidArgument
 from bentonb.k8s import K8sOptions, check_label, quantity, render, resource_name
+
+# The API server's own OpenAPI schemas (bundled with kubernetes-validate, offline), in
+# strict mode: an unknown field is an error, as `kubectl apply --validate=strict` makes
+# it. Pinned to an old release still run widely, and the newest the package knows.
+K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 
 # What each kind must carry: its API group/version, and the fields the API server
 # refuses an object without (from the Kubernetes API reference).
@@ -48,6 +57,17 @@ def check_object(doc: dict, namespace: str) -> None:
         assert len(value) <= 63 and LABEL_VALUE.match(value), (key, value)
     for path in REQUIRED[doc["kind"]]:
         assert field(doc, path) not in (None, [], {}), path
+
+
+def validate_against_schemas(docs: Iterable[dict]) -> list[str]:
+    """Each document checked against every version of :data:`K8S_VERSIONS`; the kinds."""
+    kinds = []
+    for doc in docs:
+        for version in K8S_VERSIONS:
+            checked = kubernetes_validate.validate(doc, version, strict=True)
+            assert version.startswith(checked)  # its own schemas, not an older release's
+        kinds.append(doc["kind"])
+    return kinds
 
 
 def pod_of(deployment: dict) -> dict:
@@ -291,3 +311,101 @@ def test_the_pods_environment_serves_through_the_service_names_and_writes_nothin
     assert "without an API key" not in server.output
     assert snapshot(root) == before and "__pycache__" not in str(before)
     assert snapshot(home) == [] and not store.exists()
+
+
+# Every shape of output `bentonb k8s` has: each branch of render() taken at least once.
+VARIANTS = {
+    "plain": [],
+    "three replicas": ["--replicas", "3", "-n", "ml"],
+    "autoscaler": ["--hpa-max", "6", "--hpa-min", "2", "--hpa-cpu", "60"],
+    "autoscaler from replicas": ["--replicas", "2", "--hpa-max", "4"],
+    "secret manifest": ["--secret-manifest", "--api-key-secret", "iris-key"],
+    "no api key": ["--no-api-key"],
+    "resources from flags": ["--cpu", "0.25", "--cpu-limit", "2", "--memory", "1.5G",
+                             "--memory-limit", "2Gi", "--graceful-timeout", "2.5",
+                             "--drain-delay", "0", "--startup-timeout", "1"],
+    "names and hosts": ["--name", "iris", "--image", "registry.example.com/ml/iris:v1",
+                        "--allow-host", "Iris.Example.com,*.internal",
+                        "--cluster-domain", "k8s.example.org"],
+}
+
+
+@pytest.mark.parametrize("args", VARIANTS.values(), ids=VARIANTS.keys())
+def test_every_variant_is_valid_against_the_kubernetes_schemas(bundle, tmp_path, args):
+    out = tmp_path / "m"
+    code, _, err = k8s("IrisClassifier:latest", *args, "-o", str(out))
+    assert code == 0, err
+    # As kubectl reads them: the files parsed back from YAML, not the dicts in memory.
+    files = sorted(out.iterdir())
+    kinds = validate_against_schemas(yaml.safe_load(p.read_text()) for p in files)
+    expected = {"Deployment", "Service", "PodDisruptionBudget"}
+    expected |= {"HorizontalPodAutoscaler"} if "--hpa-max" in args else set()
+    expected |= {"Secret"} if "--secret-manifest" in args else set()
+    assert sorted(kinds) == sorted(expected)
+    _, stream, _ = k8s("IrisClassifier:latest", *args)  # the stdout form too
+    assert sorted(validate_against_schemas(yaml.safe_load_all(stream))) == sorted(kinds)
+
+
+def test_resource_defaults_and_flags_reach_the_pod_as_valid_quantities(bundle):
+    """The bundle's env names no resources, so the pod gets the command's defaults;
+    the flags replace them as written (Kubernetes parses the quantities itself)."""
+    manifest = BundleManifest.read(bundle)
+    assert not {"cpu", "memory", "resources"} & set(vars(manifest.env))
+    for options, expected in [
+        (K8sOptions(image="iris:1"), {"requests": {"cpu": "500m", "memory": "512Mi"},
+                                      "limits": {"cpu": "1", "memory": "1Gi"}}),
+        (K8sOptions(image="iris:1", cpu="0.25", memory="1.5G", cpu_limit="2500m",
+                    memory_limit="4Gi"), {"requests": {"cpu": "0.25", "memory": "1.5G"},
+                                          "limits": {"cpu": "2500m", "memory": "4Gi"}}),
+    ]:
+        docs = render(manifest, options)
+        [container] = pod_of(docs["deployment.yaml"])["containers"]
+        assert container["resources"] == expected
+        validate_against_schemas(docs.values())
+
+
+@pytest.mark.parametrize("given_tag", [None, "iris-classifier:v2"])
+def test_containerize_k8s_output_names_the_image_it_built_and_is_valid(bundle, tmp_path,
+                                                                        given_tag):
+    """containerize names its image tags[0] (BuiltImage.tag) and hands that to
+    write_for_image; without -t it is the same tag `bentonb k8s` defaults to."""
+    manifest = BundleManifest.read(bundle)
+    built = BuiltImage(image_tags(manifest, given_tag)[0], tmp_path / "ctx")
+    paths = write_for_image(bundle, built.tag, tmp_path / "k8s")
+    assert [p.name for p in paths] == ["deployment.yaml", "service.yaml", "pdb.yaml"]
+    docs = [yaml.safe_load(p.read_text()) for p in paths]
+    validate_against_schemas(docs)
+    image = pod_of(docs[0])["containers"][0]["image"]
+    assert image == (given_tag or default_image_tag(manifest))
+    assert built.run_command.endswith(f" {image}")  # what containerize prints is what runs
+
+
+def test_the_validator_rejects_broken_manifests(bundle):
+    """The schema check is live: each of these mistakes is caught, with its path."""
+    deployment = render(BundleManifest.read(bundle), K8sOptions(image="iris:1"))[
+        "deployment.yaml"]
+    validate_against_schemas([deployment])
+
+    def broken(change) -> dict:
+        doc = copy.deepcopy(deployment)
+        change(doc, pod_of(doc)["containers"][0])
+        return doc
+
+    cases = [
+        (lambda d, c: d["spec"].update(replicas="3"), ["spec", "replicas"]),
+        (lambda d, c: c["ports"][0].update(containerPort="5000"),
+         ["spec", "template", "spec", "containers", 0, "ports", 0, "containerPort"]),
+        (lambda d, c: c["env"][0].update(value=5000),
+         ["spec", "template", "spec", "containers", 0, "env", 0, "value"]),
+        (lambda d, c: c.update(imagePullPolcy="Always"),  # a typo: only strict mode sees it
+         ["spec", "template", "spec", "containers", 0]),
+    ]
+    for change, path in cases:
+        for version in K8S_VERSIONS:
+            with pytest.raises(kubernetes_validate.ValidationError) as caught:
+                kubernetes_validate.validate(broken(change), version, strict=True)
+            assert list(caught.value.path) == path
+    typo = broken(cases[-1][0])
+    assert kubernetes_validate.validate(typo, "1.30.0", strict=False) == "1.30"
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate({**deployment, "kind": "Deploymnt"}, "1.30.0", strict=True)

@@ -38,7 +38,7 @@ def serve_on_ray(path: Path, config: Any, address: str | None, replicas: int) ->
     SIGTERM / Ctrl-C, then shut down. With one: deployed to that cluster, where it
     keeps running after this command exits."""
     from bentonb.bundle.manifest import BundleManifest
-    from bentonb.ray import RayNotInstalled, require_ray, run, start_local
+    from bentonb.ray import RayNotInstalled, connect, require_ray, run, start_local
     from bentonb.server.app import exposure_warning
     from bentonb.server.runner import local_url
 
@@ -52,8 +52,7 @@ def serve_on_ray(path: Path, config: Any, address: str | None, replicas: int) ->
     if address is None:
         url = start_local(num_cpus=os.cpu_count(), port=config.port)
     else:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(address=address, configure_logging=False)
+        connect(address)
         ray.serve.start(http_options={"host": config.host, "port": config.port})
         url = local_url(config.host, config.port)
     try:

@@ -10,11 +10,12 @@ from bentonb.ray.deploy import (
     BundleReplica,
     RayNotInstalled,
     bundle_path,
+    connect,
     deployment,
     require_ray,
     run,
     start_local,
 )
 
-__all__ = ["INSTALL_HINT", "BundleReplica", "RayNotInstalled", "bundle_path", "deployment",
-           "require_ray", "run", "start_local"]
+__all__ = ["INSTALL_HINT", "BundleReplica", "RayNotInstalled", "bundle_path", "connect",
+           "deployment", "require_ray", "run", "start_local"]

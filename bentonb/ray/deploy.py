@@ -4,7 +4,8 @@ This module owns :class:`BundleReplica` (one Serve replica: loads the bundle onc
 answers every request with the server's own Tornado application through
 :mod:`bentonb.ray.bridge`), :func:`deployment` (the Serve application for a tag,
 a bundle directory or an in-memory service, which is saved to a bundle first),
-:func:`start_local` (a local Ray instance on loopback only) and :func:`run`.
+:func:`start_local` (a local Ray instance on loopback only), :func:`connect`
+(to a running cluster) and :func:`run`.
 Ray is imported inside the functions that need it, so that importing this module
 works without it and says how to install it. It never imports notebook/ or the CLI.
 """
@@ -113,23 +114,45 @@ def deployment(tag_or_service: Any, *, num_replicas: int | str | None = None,
     return replica.bind(str(path), config or ServerConfig())
 
 
-def start_local(num_cpus: int | None = None, port: int = 8000) -> str:
-    """Start Ray on this machine bound to loopback only (no dashboard, no usage
-    reports) and Serve's HTTP proxy on ``127.0.0.1:port``; the proxy's URL."""
+def _stay_on_loopback() -> None:
+    """Keep Ray on 127.0.0.1 in this process and every process it starts."""
     # Off, Ray keeps a node on loopback (without it, Linux turns 127.0.0.1 into the
     # machine's routable address). Read when ray is imported and by every process it
     # starts, so set before both.
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray = require_ray()
+    require_ray()
     from ray._private import ray_constants
 
     # This process imported ray before: its copy of the flag is already read.
     ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def start_local(num_cpus: int | None = None, port: int = 8000) -> str:
+    """Start Ray on this machine bound to loopback only (no dashboard, no usage
+    reports) and Serve's HTTP proxy on ``127.0.0.1:port``; the proxy's URL."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    _stay_on_loopback()
+    ray = require_ray()
     ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              configure_logging=False)
     ray.serve.start(http_options={"host": "127.0.0.1", "port": port})
     return f"http://127.0.0.1:{port}"
+
+
+def connect(address: str) -> None:
+    """Connect this process to the running Ray cluster at ``address`` (``host:port``
+    of its GCS, ``ray://host:10001`` or ``auto``), without starting or ever stopping
+    it. A loopback address (a cluster on this machine bound to 127.0.0.1) is kept
+    as written: Ray would otherwise swap 127.0.0.1 for the routable address, where a
+    loopback cluster does not listen."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray = require_ray()
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    if host in ("127.0.0.1", "localhost", "::1"):
+        _stay_on_loopback()
+        ray.init(address=address, _node_ip_address="127.0.0.1", configure_logging=False)
+    else:
+        ray.init(address=address, configure_logging=False)
 
 
 def run(tag_or_service: Any, *, route_prefix: str = "/", name: str | None = None,

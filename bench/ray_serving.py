@@ -1,0 +1,240 @@
+"""Ray Serve benchmark: bentonb's Ray deployment against ``bentonb serve`` and a plain,
+hand-written Ray Serve deployment of the same model.
+
+    python bench/serving.py --ray [--duration 5] [--runs 1] [--scenarios iris,cifar]
+
+For iris and CIFAR (workloads.py) it measures, one after the other on this machine:
+
+- ``bentonb serve``: the bundle in one Tornado process (the micro-batcher on);
+- ``bentonb --ray``: ``bentonb serve BUNDLE --ray --replicas N`` for N = 1 and 2 (each
+  replica runs bentonb's own micro-batcher inside), and with 1 replica and
+  ``--disable-microbatch`` (no batching at all);
+- ``plain Ray Serve``: a ``@serve.deployment`` class written as Ray's documentation
+  shows, that parses the same JSON / PNG body and calls the model through
+  ``@serve.batch``, with 1 and 2 replicas.
+
+Closed loop with wrk (one thread, 64 connections) for req/s and p50/p99, then one
+connection (c=1) for the per-request latency, whose p50 against ``bentonb serve``'s
+is the cost of Ray's proxy hop. Writes ``bench/results/ray_serving.json`` and
+``.md``. Each Ray target starts and stops its own local Ray on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import workloads  # noqa: E402
+
+LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+            "PYTHONUNBUFFERED": "1"}
+TARGETS = ["bentonb serve", "bentonb --ray (1 replica)", "bentonb --ray (2 replicas)",
+           "bentonb --ray (1 replica; no micro-batching)", "plain Ray Serve (1 replica)",
+           "plain Ray Serve (2 replicas)"]
+
+
+# -- the plain deployment, as a user writes it from Ray Serve's documentation ----------------
+
+def plain_app(scenario: str, replicas: int):
+    import numpy as np
+    from ray import serve
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    @serve.deployment(num_replicas=replicas, max_ongoing_requests=64)
+    class PlainIris:
+        def __init__(self) -> None:
+            self.model = workloads.iris_model()
+
+        @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.01)
+        async def predict(self, rows: list[list[float]]) -> list[int]:
+            return self.model.predict(np.array(rows)).tolist()
+
+        async def __call__(self, request: Request) -> JSONResponse:
+            rows = await request.json()
+            return JSONResponse(list(await asyncio.gather(*map(self.predict, rows))))
+
+    @serve.deployment(num_replicas=replicas, max_ongoing_requests=64)
+    class PlainCifar:
+        def __init__(self) -> None:
+            self.net = workloads.cifar_net()
+
+        @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.01)
+        async def classify(self, images: list[np.ndarray]) -> list[str]:
+            import torch
+
+            with torch.no_grad():
+                classes = self.net(workloads.cifar_batch(images)).argmax(dim=1)
+            return [workloads.CLASSES[c] for c in classes]
+
+        async def __call__(self, request: Request) -> JSONResponse:
+            import io
+
+            from PIL import Image
+
+            image = Image.open(io.BytesIO(await request.body())).convert("RGB")
+            return JSONResponse(await self.classify(np.asarray(image)))
+
+    return (PlainIris if scenario == "iris" else PlainCifar).bind()
+
+
+def serve_plain(scenario: str, replicas: int, port: int) -> None:
+    """Run the plain deployment on a local Ray until SIGINT/SIGTERM (a child process)."""
+    import ray
+    from ray import serve
+
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
+             configure_logging=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(plain_app(scenario, replicas), route_prefix="/predict")
+    print("READY", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    serve.shutdown()
+    ray.shutdown()
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+@dataclass
+class RayResult:
+    scenario: str
+    target: str
+    rps: float = 0.0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0
+    c1_p50_ms: float | None = None
+    c1_p99_ms: float | None = None
+    note: str = ""
+
+
+def start(target: str, bundle: Path, scenario: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, **LOOPBACK}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if target.startswith("plain"):
+        replicas = "2" if "2 replicas" in target else "1"
+        return subprocess.Popen([sys.executable, __file__, "--plain", scenario, replicas,
+                                 str(port)], env=env, **quiet)
+    args = [str(Path(sys.executable).with_name("bentonb")), "serve", str(bundle), "--port",
+            str(port)]
+    if "--ray" in target:
+        args += ["--ray", "--replicas", "2" if "2 replicas" in target else "1"]
+    if "no micro-batching" in target:
+        args.append("--disable-microbatch")
+    return subprocess.Popen(args, env=env, **quiet)
+
+
+def measure(serving, target: str, scenario, bundle: Path, args, workdir: Path) -> RayResult:
+    result = RayResult(scenario.name, target)
+    port = serving.free_port()
+    proc = start(target, bundle, scenario.name, port)
+    url = f"http://127.0.0.1:{port}/predict"
+    try:
+        # Serve's proxy answers 404 until the application is deployed: wait for a 200.
+        serving.wait_ready(url, proc, timeout=300, body=scenario.body,
+                           content_type=scenario.content_type)
+        serving.wrk(url, scenario.content_type, scenario.body, args.warmup, workdir)
+        runs = [serving.wrk(url, scenario.content_type, scenario.body, args.duration, workdir)
+                for _ in range(args.runs)]
+        best = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+        result.rps, result.p50_ms, result.p99_ms = best["rps"], best["p50"], best["p99"]
+        result.errors = sum(r["errors"] + r["timeouts"] for r in runs)
+        one = serving.wrk(url, scenario.content_type, scenario.body, args.duration, workdir,
+                          connections=1)
+        result.c1_p50_ms, result.c1_p99_ms = one["p50"], one["p99"]
+        result.errors += one["errors"] + one["timeouts"]
+    finally:
+        serving.stop(proc, timeout=120)
+    return result
+
+
+def report(results: list[RayResult]) -> str:
+    fmt = lambda v, d=1: "-" if v is None else f"{v:,.{d}f}"  # noqa: E731
+    lines = ["| workload | target | req/s (c=64) | p50 ms | p99 ms | errors | p50 ms (c=1) "
+             "| p99 ms (c=1) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r.scenario} | {r.target} | {fmt(r.rps)} | {fmt(r.p50_ms, 2)} | "
+                     f"{fmt(r.p99_ms, 2)} | {r.errors} | {fmt(r.c1_p50_ms, 2)} | "
+                     f"{fmt(r.c1_p99_ms, 2)} |" + (f" {r.note}" if r.note else ""))
+    by = {(r.scenario, r.target): r for r in results}
+    lines += ["", "| workload | Ray's added latency per request (p50 at c=1, Ray - direct) "
+              "| bentonb --ray / plain Ray Serve (req/s, 1 replica) | same, 2 replicas |",
+              "|---|---:|---:|---:|"]
+    for name in dict.fromkeys(r.scenario for r in results):
+        direct, ray1 = by.get((name, TARGETS[0])), by.get((name, TARGETS[1]))
+        ray2, plain1, plain2 = (by.get((name, t)) for t in (TARGETS[2], TARGETS[4], TARGETS[5]))
+        added = (f"{ray1.c1_p50_ms - direct.c1_p50_ms:+.2f} ms" if direct and ray1
+                 and direct.c1_p50_ms and ray1.c1_p50_ms else "-")
+        ratio = lambda a, b: f"{a.rps / b.rps:.2f}x" if a and b and b.rps else "-"  # noqa: E731
+        lines.append(f"| {name} | {added} | {ratio(ray1, plain1)} | {ratio(ray2, plain2)} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ray", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--scenarios", default="iris,cifar")
+    parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--plain", nargs=3, metavar=("SCENARIO", "REPLICAS", "PORT"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.plain:
+        serve_plain(args.plain[0], int(args.plain[1]), int(args.plain[2]))
+        return 0
+    import tempfile
+
+    import serving
+
+    chosen = serving.scenarios()
+    targets = [t for t in args.targets.split(",") if t]
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        sys.exit(f"unknown target(s) {unknown}; the targets: {TARGETS}")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        os.environ["BENTONB_HOME"] = str(workdir / "store")
+        for name in [n for n in args.scenarios.split(",") if n]:
+            scenario = chosen[name]
+            bundle = Path(scenario.service.save())
+            for target in targets:
+                print(f"{name}: {target} ...", flush=True)
+                try:
+                    results.append(measure(serving, target, scenario, bundle, args, workdir))
+                except (RuntimeError, subprocess.CalledProcessError) as exc:
+                    results.append(RayResult(name, target, note=f"failed: {exc}"))
+                print(f"   {results[-1].rps:,.0f} req/s", flush=True)
+    table = report(results)
+    settings = (f"CPU: {os.cpu_count()} cores shared by wrk and the servers; wrk -t1 -c64 "
+                f"and -c1; {args.runs} run(s) of {args.duration:g}s after {args.warmup:g}s "
+                "warm-up.")
+    print(f"\n{settings}\n\n{table}")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "ray_serving.md").write_text(f"{settings}\n\n{table}\n")
+    (out / "ray_serving.json").write_text(json.dumps({
+        "results": [asdict(r) for r in results], "settings": vars(args),
+        "cpus": os.cpu_count()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
