@@ -144,7 +144,7 @@ class FastPredict(httputil.HTTPMessageDelegate):
         loop = asyncio.get_running_loop()
         self.body_in = True
         self.conn.set_close_callback(self._client_gone)
-        if self.timer.when() - loop.time() < self.timeout - 0.01:
+        if abs(self.timer.when() - loop.time() - self.timeout) > 0.01:
             self.timer.cancel()
             self.timer = loop.call_later(self.timeout, self._timed_out)
         _, _, query = self.uri.partition("?")
