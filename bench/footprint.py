@@ -41,7 +41,7 @@ class Footprint:
         return self.rss_last_kb / self.rss_first_kb if self.rss_first_kb else 0.0
 
 
-def cold_start(bundle: Path, starts: int, workdir: Path) -> list[float]:
+def cold_start(bundle: Path, starts: int) -> list[float]:
     """Seconds from Popen to the first 200 on /readyz, for each of ``starts`` fresh servers."""
     times = []
     for _ in range(starts):
@@ -72,11 +72,10 @@ def memory(bundle: Path, body: Body, first: int, total: int,
     """RSS (kB) after about ``first`` requests and after about ``total``; and the counts."""
     server = targets.start("bentonb (batching)", "iris", bundle, workdir, create_venvs=False)
     try:
-        done = load.wrk_count(server.url, body, first, 64, workdir)["requests"]
+        load.closed_count(server.url, body, first)
         rss_first = server.rss_kb()
-        done_last = done + load.wrk_count(server.url, body, total - done, 64,
-                                          workdir)["requests"]
-        return rss_first, server.rss_kb(), done, done_last
+        load.closed_count(server.url, body, total - first)
+        return rss_first, server.rss_kb(), first, total
     finally:
         server.stop()
 
@@ -94,7 +93,7 @@ def measure(bundle: Path, body: Body, workdir: Path, starts: int = 5,
             requests: tuple[int, int] = (1000, 100_000), import_runs: int = 15) -> Footprint:
     print(f"footprint: cold start x{starts}, import x{import_runs}, RSS after "
           f"{requests[0]:,} and {requests[1]:,} requests ...", flush=True)
-    starts_s = cold_start(bundle, starts, workdir)
+    starts_s = cold_start(bundle, starts)
     full, bare = import_cost(import_runs)
     rss_first, rss_last, n_first, n_last = memory(bundle, body, *requests, workdir)
     return Footprint(starts_s, full, bare, rss_first, rss_last, n_first, n_last)

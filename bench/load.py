@@ -1,4 +1,4 @@
-"""Load generators: wrk in closed loop (timed, or up to a request count) and an open loop.
+"""Load generators: wrk in closed loop, a closed loop up to a request count, an open loop.
 
 wrk runs one thread; ``-c`` connections each keep one request in flight.
 """
@@ -16,19 +16,14 @@ from scenarios import Body
 WRK_TIMEOUT_S = 10  # a slow server shows as latency rather than as timeouts
 
 
-def _script(body: Body, workdir: Path, stop_after: int | None = None) -> Path:
+def _script(body: Body, workdir: Path) -> Path:
     body_file = workdir / "body.bin"
     body_file.write_bytes(body.data)
     script = workdir / "post.lua"
-    lua = ('wrk.method = "POST"\n'
-           f'wrk.headers["Content-Type"] = "{body.content_type}"\n'
-           f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n')
-    if stop_after:
-        # One wrk thread: stop it once it has seen this many answers.
-        lua += ("local answered = 0\nfunction response(status, headers, body)\n"
-                f"  answered = answered + 1\n  if answered >= {stop_after} then "
-                "wrk.thread:stop() end\nend\n")
-    script.write_text(lua)
+    script.write_text('wrk.method = "POST"\n'
+                      f'wrk.headers["Content-Type"] = "{body.content_type}"\n'
+                      f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\n'
+                      'f:close()\n')
     return script
 
 
@@ -59,22 +54,54 @@ def wrk(url: str, body: Body, seconds: float, connections: int, workdir: Path) -
     return _parse(out)
 
 
-def wrk_count(url: str, body: Body, requests: int, connections: int, workdir: Path,
-              limit_s: float = 600) -> dict:
-    """Send about ``requests`` requests (a few more: those in flight at the stop)."""
-    script = _script(body, workdir, stop_after=requests)
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{round(limit_s)}s",
-                          f"--timeout={WRK_TIMEOUT_S}s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
-    return _parse(out)
-
-
-async def _open_loop(url: str, body: Body, rate: float, seconds: float,
-                     connections: int) -> dict:
+def _request(url: str, body: Body) -> tuple[str, int, bytes]:
     host, port_path = url.split("//", 1)[1].split(":", 1)
     port, path = port_path.split("/", 1)
     request = (f"POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {body.content_type}"
                f"\r\nContent-Length: {len(body.data)}\r\n\r\n").encode() + body.data
+    return host, int(port), request
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    request: bytes) -> bool:
+    """Send one request on a kept-alive connection and read its answer; True if 200."""
+    writer.write(request)
+    status_line = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return b" 200 " in status_line
+
+
+async def _closed_count(url: str, body: Body, requests: int, connections: int) -> dict:
+    host, port, request = _request(url, body)
+    left, errors = requests, 0
+
+    async def worker() -> None:
+        nonlocal left, errors
+        reader, writer = await asyncio.open_connection(host, port)
+        while left > 0:
+            left -= 1
+            errors += not await _exchange(reader, writer, request)
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return {"requests": requests, "errors": errors}
+
+
+def closed_count(url: str, body: Body, requests: int, connections: int = 64) -> dict:
+    """Send exactly ``requests`` requests, ``connections`` at a time (wrk has no count limit)."""
+    return asyncio.run(_closed_count(url, body, requests, connections))
+
+
+async def _open_loop(url: str, body: Body, rate: float, seconds: float,
+                     connections: int) -> dict:
+    host, port, request = _request(url, body)
     total = int(rate * seconds)
     start = time.perf_counter() + 0.2
     latencies: list[float] = []
@@ -83,7 +110,7 @@ async def _open_loop(url: str, body: Body, rate: float, seconds: float,
 
     async def worker() -> None:
         nonlocal next_index, errors
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await asyncio.open_connection(host, port)
         while next_index < total:
             index = next_index
             next_index += 1
@@ -91,19 +118,9 @@ async def _open_loop(url: str, body: Body, rate: float, seconds: float,
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
+            ok = await _exchange(reader, writer, request)
             latencies.append(time.perf_counter() - scheduled)
-            if b" 200 " not in status_line:
-                errors += 1
+            errors += not ok
         writer.close()
 
     await asyncio.gather(*(worker() for _ in range(connections)))

@@ -18,8 +18,8 @@ cold start, ``import bentonb`` time and memory growth (footprint.py).
 
 Writes markdown tables to stdout and bench/results/serving_sweep.md, JSON to
 bench/results/serving_sweep.json and PNG plots to docs/img/. ``--quick`` (under
-two minutes): iris only, c=1 and 64, 2 s runs, peers only if installed, a
-shorter footprint; its files go to bench/results/ (``*_quick``, ``img/``).
+two minutes): iris only, c=1 and 64, 2 s runs, no ``--workers 2``, peers only
+if installed, a shorter footprint; its files go to bench/results/ (``*_quick``, ``img/``).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ TARGETS = ["bentonb (batching)", "bentonb (no batching)", "bentonb (2 workers)",
            "BentoML 1.4", "LitServe 0.2", "MLServer 1.7", *targets.ONEX_TARGETS]
 # ``--targets 1.x`` (with ``--scenarios iris``): the 1.x API code served by bentonb and
 # BentoML 1.4, against the 0.x service and the HTTP ceiling.
-PRESETS = {"sweep": TARGETS[:7],
+PRESETS = {"sweep": TARGETS[:7], "quick": [t for t in TARGETS[:7] if t != "bentonb (2 workers)"],
            "1.x": ["bentonb (batching)", "tornado echo", "BentoML 1.4", *targets.ONEX_TARGETS]}
 
 # Settings of each mode; a flag given on the command line wins.
@@ -55,9 +55,9 @@ FULL = {"scenarios": "iris,cifar,synthetic", "targets": "sweep", "concurrency": 
         "footprint": True, "cold_starts": 5, "memory_requests": "1000,100000",
         "import_runs": 15, "plots": str(HERE.parent / "docs" / "img"), "output": "serving_sweep"}
 QUICK = {**FULL, "plots": str(HERE / "results" / "img"), "output": "serving_sweep_quick",
-         "scenarios": "iris", "concurrency": "1,64", "duration": 2.0, "warmup": 1.0,
-         "runs": 1, "open_loop": False, "install": False, "cold_starts": 3,
-         "memory_requests": "1000,10000", "import_runs": 5}
+         "scenarios": "iris", "targets": "quick", "concurrency": "1,64", "duration": 2.0,
+         "warmup": 1.0, "runs": 1, "open_loop": False, "install": False, "cold_starts": 3,
+         "memory_requests": "1000,5000", "import_runs": 5}
 
 
 def build_parser() -> argparse.ArgumentParser:
