@@ -32,7 +32,8 @@ class Plan:
 
 @dataclass
 class Point:
-    """One concurrency: req/s (median of runs), its run's p50/p99 in ms, errors over all runs."""
+    """One concurrency: 2xx answers/s (median of runs), that run's p50/p99 in ms (wrk's, of
+    all answers), errors (non-2xx and socket errors) over all runs."""
 
     connections: int
     rps: float
