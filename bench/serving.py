@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "quick: bench/results/img)")
     p.add_argument("--output", help="name of the .md/.json in bench/results (default "
                                     "serving_sweep; quick: serving_sweep_quick)")
+    p.add_argument("--replot", metavar="JSON", help="only draw the plots of a results file")
     p.add_argument("--bare-tornado", type=int, help=argparse.SUPPRESS)
     return p
 
@@ -171,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     # Other modes dispatch here, each to its own module, before the default run.
     if args.bare_tornado:
         targets.bare_tornado(args.bare_tornado)
+        return 0
+    if args.replot:
+        results = report.results_from_json(Path(args.replot))
+        for name in dict.fromkeys(r.scenario for r in results):
+            for path in report.plot(results, name, Path(args.plots or FULL["plots"])):
+                print(f"wrote {path}")
         return 0
     return run_serving(settle(args))
 
