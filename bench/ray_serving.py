@@ -138,27 +138,55 @@ def start(target: str, bundle: Path, scenario: str, port: int) -> subprocess.Pop
     return subprocess.Popen(args, env=env, **quiet)
 
 
-def measure(serving, target: str, scenario, bundle: Path, args, workdir: Path) -> RayResult:
+def wait_answering(url: str, proc: subprocess.Popen, body, timeout: float) -> None:
+    """Until a POST of ``body`` to ``url`` answers 2xx (Serve's proxy says 404 until the
+    application is deployed)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(url, body.data, {"Content-Type": body.content_type})
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:g}s")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 120) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def measure(target: str, scenario, bundle: Path, args, workdir: Path) -> RayResult:
+    from load import wrk
+    from targets import free_port
+
     result = RayResult(scenario.name, target)
-    port = serving.free_port()
+    port = free_port()
     proc = start(target, bundle, scenario.name, port)
     url = f"http://127.0.0.1:{port}/predict"
+    body = scenario.body("bentonb")  # the plain deployment reads the same body
     try:
-        # Serve's proxy answers 404 until the application is deployed: wait for a 200.
-        serving.wait_ready(url, proc, timeout=300, body=scenario.body,
-                           content_type=scenario.content_type)
-        serving.wrk(url, scenario.content_type, scenario.body, args.warmup, workdir)
-        runs = [serving.wrk(url, scenario.content_type, scenario.body, args.duration, workdir)
-                for _ in range(args.runs)]
+        wait_answering(url, proc, body, timeout=300)
+        wrk(url, body, args.warmup, 64, workdir)
+        runs = [wrk(url, body, args.duration, 64, workdir) for _ in range(args.runs)]
         best = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
         result.rps, result.p50_ms, result.p99_ms = best["rps"], best["p50"], best["p99"]
-        result.errors = sum(r["errors"] + r["timeouts"] for r in runs)
-        one = serving.wrk(url, scenario.content_type, scenario.body, args.duration, workdir,
-                          connections=1)
+        result.errors = sum(r["errors"] for r in runs)
+        one = wrk(url, body, args.duration, 1, workdir)
         result.c1_p50_ms, result.c1_p99_ms = one["p50"], one["p99"]
-        result.errors += one["errors"] + one["timeouts"]
+        result.errors += one["errors"]
     finally:
-        serving.stop(proc, timeout=120)
+        stop(proc)
     return result
 
 
@@ -201,9 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import tempfile
 
-    import serving
+    from scenarios import scenarios
 
-    chosen = serving.scenarios()
+    chosen = scenarios()
     targets = [t for t in args.targets.split(",") if t]
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
@@ -214,11 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["BENTONB_HOME"] = str(workdir / "store")
         for name in [n for n in args.scenarios.split(",") if n]:
             scenario = chosen[name]
-            bundle = Path(scenario.service.save())
+            bundle = Path(scenario.make_service().save())
             for target in targets:
                 print(f"{name}: {target} ...", flush=True)
                 try:
-                    results.append(measure(serving, target, scenario, bundle, args, workdir))
+                    results.append(measure(target, scenario, bundle, args, workdir))
                 except (RuntimeError, subprocess.CalledProcessError) as exc:
                     results.append(RayResult(name, target, note=f"failed: {exc}"))
                 print(f"   {results[-1].rps:,.0f} req/s", flush=True)

@@ -1,510 +1,192 @@
-"""Serving benchmark: bentonb against its ceilings and BentoML 1.4, on one machine.
+"""Serving benchmark: bentonb against its ceilings and its peers, on one machine.
 
-    python bench/serving.py [--duration 10] [--runs 3] [--scenarios iris,synthetic,cifar]
-                            [--targets "bentonb (batching),bentonb 1.x (run),..." | 1.x]
-    python bench/serving.py --ray ...   # Ray Serve targets: see ray_serving.py
+    python bench/serving.py [--quick] [--scenarios iris,cifar,synthetic]
+                            [--targets "bentonb (batching),LitServe 0.2,..." | 1.x]
+                            [--concurrency 1,4,16,64,256] [--duration 5] [--runs 3]
 
-For each workload (see workloads.py) it measures, side by side in one run:
-bentonb with micro-batching, bentonb without, a bare Tornado handler returning a
-constant (the HTTP ceiling), the raw model in-process at its best batch size
-(the model ceiling), and BentoML 1.4.38 with batching on (in its own venv,
-``bench/.venv-bentoml``, made on first use). For iris it also serves the
-BentoML 1.x API code of onex_services.py (a ``Service`` with a batchable
-runner, called with ``run`` and with ``async_run``) by bentonb and by BentoML
-1.4.38. Closed loop: wrk, one thread, 64 connections, after a warm-up, median
-of ``--runs``. Open loop: requests sent at 50% of each server's own peak rate,
-p50/p99 measured from the scheduled send time. Prints a markdown table and
-writes ``bench/results/serving.json``.
+For each workload (see workloads.py) and each target it starts the server,
+warms it up and drives it with wrk (one thread) at each number of connections:
+one run per point, the median of ``--runs`` at c=64, then an open loop at half
+of that peak (latency counted from each request's scheduled send time).
+Targets: bentonb with micro-batching, without, and with ``--workers 2`` (iris,
+c=64); a bare Tornado handler answering a constant (the HTTP ceiling);
+BentoML 1.4.38, LitServe 0.2.19 and MLServer 1.7.1 with their batching on,
+each from its own venv under bench/ made on first use (``--no-install``: use
+only those that exist; a peer that cannot be installed is reported as such).
+The raw model in-process is the model ceiling. Then the served iris bundle's
+cold start, ``import bentonb`` time and memory growth (footprint.py).
+
+Writes markdown tables to stdout and bench/results/serving_sweep.md, JSON to
+bench/results/serving_sweep.json and PNG plots to docs/img/. ``--quick`` (under
+two minutes): iris only, c=1 and 64, 2 s runs, no ``--workers 2``, peers only
+if installed, a shorter footprint; its files go to bench/results/ (``*_quick``, ``img/``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import workloads  # noqa: E402
-
-import bentonb  # noqa: E402
-from bentonb.adapters import DataframeInput, ImageInput, JsonInput  # noqa: E402
-from bentonb.artifact import PytorchModelArtifact, SklearnModelArtifact  # noqa: E402
-
-BENTOML_VERSION = "1.4.38"
-BENTOML_VENV = HERE / ".venv-bentoml"
-CONNECTIONS = 64
-
-
-@bentonb.artifacts([SklearnModelArtifact("model")])
-class IrisBench(bentonb.BentoService):
-    @bentonb.api(input=DataframeInput())
-    def predict(self, df):
-        return self.artifacts.model.predict(df.to_numpy())
-
-
-class SyntheticBench(bentonb.BentoService):
-    @bentonb.api(input=JsonInput(), batch=True)
-    def predict(self, items):
-        return workloads.synthetic_model(items)
-
-
-@bentonb.artifacts([PytorchModelArtifact("net")])
-class CifarBench(bentonb.BentoService):
-    @bentonb.api(input=ImageInput(), batch=True, mb_max_batch_size=64)
-    def predict(self, images):
-        import torch
-
-        with torch.no_grad():
-            classes = self.artifacts.net(workloads.cifar_batch(images)).argmax(dim=1)
-        return [workloads.CLASSES[c] for c in classes]
-
-
-@dataclass
-class Scenario:
-    name: str
-    service: object
-    content_type: str
-    body: bytes
-    bentoml_class: str
-    bentoml_content_type: str
-    bentoml_body: bytes
-    items_per_second: callable = None  # the model ceiling
-    onex: bool = False  # also served through the 1.x API code of onex_services.py
-
-
-@dataclass
-class Result:
-    scenario: str
-    target: str
-    rps: float = 0.0
-    rps_runs: list[float] = field(default_factory=list)
-    closed_p50_ms: float | None = None
-    closed_p99_ms: float | None = None
-    errors: int = 0
-    open_rate: float | None = None
-    open_p50_ms: float | None = None
-    open_p99_ms: float | None = None
-    open_errors: int = 0
-    note: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def multipart(field_name: str, filename: str, content: bytes, media: str) -> tuple[str, bytes]:
-    boundary = "benchBoundary7MA4YWxk"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field_name}\"; "
-            f"filename=\"{filename}\"\r\nContent-Type: {media}\r\n\r\n").encode()
-    body += content + f"\r\n--{boundary}--\r\n".encode()
-    return f"multipart/form-data; boundary={boundary}", body
-
-
-# -- ceilings measured in-process -----------------------------------------------------------
-
-def best_rate(call, make_batch, sizes, seconds: float = 2.0) -> tuple[float, int]:
-    """Items per second of ``call`` at its best batch size."""
-    best = (0.0, 1)
-    for n in sizes:
-        batch = make_batch(n)
-        call(batch)
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds / len(sizes):
-            call(batch)
-            done += n
-        rate = done / (time.perf_counter() - start)
-        best = max(best, (rate, n))
-    return best
-
-
-def iris_ceiling() -> tuple[float, int]:
-    import numpy as np
-
-    model = workloads.iris_model()
-    return best_rate(model.predict, lambda n: np.tile([[5.1, 3.5, 1.4, 0.2]], (n, 1)),
-                     [1, 16, 128, 1000])
-
-
-def synthetic_ceiling() -> tuple[float, int]:
-    return best_rate(workloads.synthetic_model, lambda n: [1.0] * n, [1, 100, 1000])
-
-
-def cifar_ceiling() -> tuple[float, int]:
-    import io
-
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    net = workloads.cifar_net()
-    image = np.asarray(Image.open(io.BytesIO(workloads.png_bytes())).convert("RGB"))
-
-    def call(images):
-        with torch.no_grad():
-            net(workloads.cifar_batch(images)).argmax(dim=1)
-
-    return best_rate(call, lambda n: [image] * n, [1, 8, 32, 64], seconds=4.0)
-
-
-# -- servers ----------------------------------------------------------------------------------
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120, body: bytes | None = None,
-               content_type: str = "") -> None:
-    """Until ``url`` answers 2xx (to a POST of ``body`` when given, else a GET)."""
-    deadline = time.time() + timeout
-    headers = {"Content-Type": content_type} if body is not None else {}
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=5)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server at {url} did not start")
-
-
-def bare_tornado(port: int) -> None:
-    """The HTTP ceiling: a Tornado handler that answers a constant."""
-    import tornado.ioloop
-    import tornado.web
-
-    class Constant(tornado.web.RequestHandler):
-        def post(self, _):
-            self.set_header("Content-Type", "application/json")
-            self.finish(b"[0]")
-
-        def get(self, _):
-            self.finish(b"ok")
-
-    tornado.web.Application([(r"/(.*)", Constant)], log_function=lambda h: None).listen(
-        port, "127.0.0.1")
-    tornado.ioloop.IOLoop.current().start()
-
-
-def ensure_bentoml() -> Path:
-    python = BENTOML_VENV / "bin" / "python"
-    if not python.exists():
-        print(f"creating {BENTOML_VENV} with bentoml=={BENTOML_VERSION} (once) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(BENTOML_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"bentoml=={BENTOML_VERSION}",
-                        "torch==2.13.0", "scikit-learn", "pillow"], check=True)
-    return BENTOML_VENV / "bin" / "bentoml"
-
-
-def start_onex(target: str, port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
-    """Serve onex_services:svc, the 1.x API code, by bentonb or by BentoML 1.4."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    if target.startswith("bentonb"):
-        python = Path(sys.executable)
-        args = [str(python.with_name("bentonb")), "serve", "onex_services:svc", "--port",
-                str(port)]
-        health = f"http://127.0.0.1:{port}/healthz"
-    else:
-        bentoml = ensure_bentoml()
-        python = bentoml.with_name("python")
-        env.update(BENTOML_DO_NOT_TRACK="True", BENCH_1X_FRAMEWORK="bentoml",
-                   BENTOML_HOME=str(workdir / "bentoml-home"))
-        args = [str(bentoml), "serve", "onex_services:svc", "--port", str(port), "--host",
-                "127.0.0.1"]
-        health = f"http://127.0.0.1:{port}/readyz"
-    # The model is stored before any server process imports the service (as in a
-    # deployment, where the model store is filled by training, not by serving).
-    subprocess.run([str(python), "onex_services.py", "save"], cwd=HERE, env=env, check=True,
-                   **quiet)
-    proc = subprocess.Popen(args, cwd=HERE, env=env, **quiet)
-    wait_ready(health, proc)
-    route = "predict_async" if target.endswith("(async_run)") else "predict"
-    return proc, f"http://127.0.0.1:{port}/{route}"
-
-
-def start(target: str, scenario: Scenario, bundle: Path, port: int,
-          workdir: Path) -> tuple[subprocess.Popen, str]:
-    if target in ONEX_TARGETS:
-        return start_onex(target, port, workdir)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    exe = Path(sys.executable)
-    if target.startswith("bentonb"):
-        args = [str(exe.with_name("bentonb")), "serve", str(bundle), "--port", str(port)]
-        if target == "bentonb (no batching)":
-            args.append("--disable-microbatch")
-        proc = subprocess.Popen(args, env=env, **quiet)
-        health = f"http://127.0.0.1:{port}/healthz"
-    elif target == "tornado ceiling":
-        proc = subprocess.Popen([str(exe), __file__, "--bare-tornado", str(port)], env=env,
-                                **quiet)
-        health = f"http://127.0.0.1:{port}/"
-    else:
-        bentoml = ensure_bentoml()
-        env["BENTOML_DO_NOT_TRACK"] = "True"
-        service = f"bentoml_services:{scenario.bentoml_class}"
-        proc = subprocess.Popen([str(bentoml), "serve", service, "--port", str(port),
-                                 "--host", "127.0.0.1"], cwd=HERE, env=env, **quiet)
-        health = f"http://127.0.0.1:{port}/readyz"
-    wait_ready(health, proc)
-    return proc, f"http://127.0.0.1:{port}/predict"
-
-
-def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-# -- load ---------------------------------------------------------------------------------------
-
-def wrk(url: str, content_type: str, body: bytes, seconds: float, workdir: Path,
-        connections: int = CONNECTIONS) -> dict:
-    body_file = workdir / "body.bin"
-    body_file.write_bytes(body)
-    script = workdir / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f'wrk.headers["Content-Type"] = "{content_type}"\n'
-        f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n')
-    duration = f"-d{max(1, round(seconds))}s"
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", duration, "--latency",
-                          "-s", str(script), url], capture_output=True, text=True,
-                         check=True).stdout
-
-    def latency(label: str) -> float | None:
-        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if not m:
-            return None
-        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    socket_errors = re.search(r"Socket errors:.*?timeout (\d+)", out)
-    return {"rps": rps, "p50": latency("50"), "p99": latency("99"),
-            "errors": int(errors.group(1)) if errors else 0,
-            "timeouts": int(socket_errors.group(1)) if socket_errors else 0}
-
-
-async def open_loop(url: str, content_type: str, body: bytes, rate: float,
-                    seconds: float) -> dict:
-    """Send at a fixed ``rate``; latency counts from the scheduled send time."""
-    host, port_path = url.split("//", 1)[1].split(":", 1)
-    port, path = port_path.split("/", 1)
-    request = (f"POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-    total = int(rate * seconds)
-    start = time.perf_counter() + 0.2
-    latencies: list[float] = []
-    errors = 0
-    next_index = 0
-
-    async def worker() -> None:
-        nonlocal next_index, errors
-        reader, writer = await asyncio.open_connection(host, int(port))
-        while next_index < total:
-            index = next_index
-            next_index += 1
-            scheduled = start + index / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - scheduled)
-            if b" 200 " not in status_line:
-                errors += 1
-        writer.close()
-
-    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-    latencies.sort()
-    return {"p50": latencies[len(latencies) // 2] * 1000,
-            "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000, "errors": errors}
-
-
-# -- the run ------------------------------------------------------------------------------------
-
-def scenarios() -> dict[str, Scenario]:
-    iris_body = b"[[5.1, 3.5, 1.4, 0.2]]"
-    png = workloads.png_bytes()
-    media, form = multipart("images", "cat.png", png, "image/png")
-    return {
-        "iris": Scenario("iris", IrisBench().pack("model", workloads.iris_model()),
-                         "application/json", iris_body, "IrisBento", "application/json",
-                         b'{"input": [[5.1, 3.5, 1.4, 0.2]]}', iris_ceiling, onex=True),
-        "synthetic": Scenario("synthetic", SyntheticBench(), "application/json", b"1.0",
-                              "SyntheticBento", "application/json", b'{"input": [1.0]}',
-                              synthetic_ceiling),
-        "cifar": Scenario("cifar", CifarBench().pack("net", workloads.cifar_net()), "image/png",
-                          png, "CifarBento", media, form, cifar_ceiling),
-    }
-
-
-# The 1.x API code (onex_services.py): served by bentonb and by BentoML 1.4, its API
-# function calling the batchable runner with run() or with await async_run().
-ONEX_TARGETS = ["bentonb 1.x (run)", "bentonb 1.x (async_run)", "BentoML 1.4: 1.x code (run)",
-                "BentoML 1.4: 1.x code (async_run)"]
-TARGETS = ["bentonb (batching)", "bentonb (no batching)", "tornado ceiling", "BentoML 1.4",
-           *ONEX_TARGETS]
-# ``--targets 1.x``: the 1.x API against 0.x, BentoML and the HTTP ceiling (use with
-# ``--scenarios iris``).
-PRESETS = {"1.x": ["bentonb (batching)", "tornado ceiling", "BentoML 1.4", *ONEX_TARGETS]}
-
-
-def run_target(target: str, scenario: Scenario, bundle: Path, args, workdir: Path) -> Result:
-    result = Result(scenario.name, target)
-    port = free_port()
-    proc, url = start(target, scenario, bundle, port, workdir)
-    content_type, body = scenario.content_type, scenario.body
-    if target == "BentoML 1.4":
-        content_type, body = scenario.bentoml_content_type, scenario.bentoml_body
-    try:
-        wrk(url, content_type, body, args.warmup, workdir)
-        runs = [wrk(url, content_type, body, args.duration, workdir) for _ in range(args.runs)]
-        result.rps_runs = [r["rps"] for r in runs]
-        median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
-        result.rps = median["rps"]
-        result.closed_p50_ms, result.closed_p99_ms = median["p50"], median["p99"]
-        result.errors = sum(r["errors"] + r["timeouts"] for r in runs)
-        result.open_rate = round(result.rps * 0.5, 1)
-        loop = asyncio.run(open_loop(url, content_type, body, result.open_rate, args.duration))
-        result.open_p50_ms, result.open_p99_ms = loop["p50"], loop["p99"]
-        result.open_errors = loop["errors"]
-    finally:
-        stop(proc)
-    return result
-
-
-def fmt(value, digits=1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def report(results: list[Result], ceilings: dict[str, tuple[float, int]]) -> str:
-    lines = ["| workload | target | req/s (median) | closed p50 ms | closed p99 ms | errors | "
-             "open-loop req/s | open p50 ms | open p99 ms |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in results:
-        lines.append(f"| {r.scenario} | {r.target} | {fmt(r.rps)} | {fmt(r.closed_p50_ms, 2)} | "
-                     f"{fmt(r.closed_p99_ms, 2)} | {r.errors + r.open_errors} | "
-                     f"{fmt(r.open_rate)} | {fmt(r.open_p50_ms, 2)} | {fmt(r.open_p99_ms, 2)} |")
-    for name, (rate, size) in ceilings.items():
-        lines.append(f"| {name} | model ceiling (in-process, batch {size}) | {fmt(rate)} | - | - "
-                     "| - | - | - | - |")
-    by = {(r.scenario, r.target): r for r in results}
-    lines += ["", "| ratio | value | target |", "|---|---:|---|"]
-
-    def ratio(label, a, b, goal):
-        if a and b:
-            lines.append(f"| {label} | {a / b:.2f}x | {goal} |")
-
-    get = lambda s, t: by[(s, t)].rps if (s, t) in by else None  # noqa: E731
-    ratio("iris: batching / tornado ceiling", get("iris", "bentonb (batching)"),
-          get("iris", "tornado ceiling"), ">= 0.80x")
-    ratio("iris: bentonb / BentoML", get("iris", "bentonb (batching)"),
-          get("iris", "BentoML 1.4"), ">= 4x")
-    onex = [get("iris", t) or 0 for t in ONEX_TARGETS]
-    ratio("iris: bentonb 1.x (faster of run/async_run) / bentonb 0.x (batching)",
-          max(onex[:2]), get("iris", "bentonb (batching)"), ">= 0.90x")
-    ratio("iris: bentonb 1.x / BentoML 1.4, same 1.x code (each its faster variant)",
-          max(onex[:2]), max(onex[2:]), ">= 5x")
-    ratio("synthetic: batching / no batching", get("synthetic", "bentonb (batching)"),
-          get("synthetic", "bentonb (no batching)"), ">= 5x")
-    if "cifar" in ceilings:
-        ratio("cifar: batching / model ceiling", get("cifar", "bentonb (batching)"),
-              ceilings["cifar"][0], ">= 0.85x")
-    for s in ("iris", "synthetic", "cifar"):
-        a, b = by.get((s, "bentonb (batching)")), by.get((s, "BentoML 1.4"))
-        if a and b and a.open_p99_ms and b.open_p99_ms:
-            lines.append(f"| {s}: open-loop p99 bentonb / BentoML | "
-                         f"{a.open_p99_ms / b.open_p99_ms:.2f}x | < 1x |")
-    return "\n".join(lines)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
-    parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scenarios", default="iris,synthetic,cifar")
-    parser.add_argument("--targets", default=",".join(TARGETS),
-                        help="comma-separated target names, or a preset: " + ", ".join(PRESETS))
-    parser.add_argument("--ray", action="store_true", help="Ray Serve targets instead: "
-                        "see ray_serving.py, which takes the rest of the flags")
-    parser.add_argument("--bare-tornado", type=int, help=argparse.SUPPRESS)
-    if "--ray" in sys.argv[1:]:
-        import ray_serving
-
-        return ray_serving.main()
-    args = parser.parse_args()
-    if args.bare_tornado:
-        bare_tornado(args.bare_tornado)
-        return 0
+import ceilings as ceiling  # noqa: E402
+import footprint as footprints  # noqa: E402
+import sweep  # noqa: E402
+import sweep_report as report  # noqa: E402
+import targets  # noqa: E402
+from scenarios import scenarios  # noqa: E402
+
+TARGETS = ["bentonb (batching)", "bentonb (no batching)", "bentonb (2 workers)", "tornado echo",
+           "BentoML 1.4", "LitServe 0.2", "MLServer 1.7", *targets.ONEX_TARGETS]
+# ``--targets 1.x`` (with ``--scenarios iris``): the 1.x API code served by bentonb and
+# BentoML 1.4, against the 0.x service and the HTTP ceiling.
+PRESETS = {"sweep": TARGETS[:7], "quick": [t for t in TARGETS[:7] if t != "bentonb (2 workers)"],
+           "1.x": ["bentonb (batching)", "tornado echo", "BentoML 1.4", *targets.ONEX_TARGETS]}
+
+# Settings of each mode; a flag given on the command line wins.
+FULL = {"scenarios": "iris,cifar,synthetic", "targets": "sweep", "concurrency": "1,4,16,64,256",
+        "duration": 5.0, "warmup": 2.0, "runs": 3, "open_loop": True, "install": True,
+        "footprint": True, "cold_starts": 5, "memory_requests": "1000,100000",
+        "import_runs": 15, "plots": str(HERE.parent / "docs" / "img"), "output": "serving_sweep"}
+QUICK = {**FULL, "plots": str(HERE / "results" / "img"), "output": "serving_sweep_quick",
+         "scenarios": "iris", "targets": "quick", "concurrency": "1,64", "duration": 2.0,
+         "warmup": 1.0, "runs": 1, "open_loop": False, "install": False, "cold_starts": 3,
+         "memory_requests": "1000,5000", "import_runs": 5}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a smoke run in under two minutes")
+    p.add_argument("--scenarios", help=f"comma-separated (default {FULL['scenarios']})")
+    p.add_argument("--targets", help=f"comma-separated target names ({', '.join(TARGETS)}) "
+                                     f"or a preset ({', '.join(PRESETS)}; default: sweep)")
+    p.add_argument("--concurrency", help=f"wrk connections (default {FULL['concurrency']})")
+    p.add_argument("--duration", type=float, help="seconds per run (default 5; quick 2)")
+    p.add_argument("--warmup", type=float, help="seconds of warm-up per target (default 2)")
+    p.add_argument("--runs", type=int, help=f"runs at c={sweep.REFERENCE_C} (median; default 3)")
+    p.add_argument("--open-loop", action=argparse.BooleanOptionalAction,
+                   help="open loop at half the c=64 peak (default on; quick off)")
+    p.add_argument("--install", action=argparse.BooleanOptionalAction,
+                   help="create missing peer venvs (default on; quick off)")
+    p.add_argument("--footprint", action=argparse.BooleanOptionalAction,
+                   help="cold start, import time and memory growth (default on)")
+    p.add_argument("--cold-starts", type=int)
+    p.add_argument("--memory-requests", help="RSS read after N1 and after N2 requests")
+    p.add_argument("--import-runs", type=int)
+    p.add_argument("--plots", help="folder for the PNG plots, '' for none (default docs/img; "
+                                    "quick: bench/results/img)")
+    p.add_argument("--output", help="name of the .md/.json in bench/results (default "
+                                    "serving_sweep; quick: serving_sweep_quick)")
+    p.add_argument("--replot", metavar="JSON", help="only draw the plots of a results file")
+    p.add_argument("--ray", action="store_true", help="Ray Serve targets instead (see "
+                   "ray_serving.py, which takes its own flags)")
+    p.add_argument("--bare-tornado", type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def settle(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill what the command line left out from the mode's settings; check the names."""
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.scenario_names = [n for n in args.scenarios.split(",") if n]
+    known = scenarios()
+    if unknown := [n for n in args.scenario_names if n not in known]:
+        sys.exit(f"unknown scenario(s) {unknown}; the scenarios: {list(known)}")
+    wanted = PRESETS.get(args.targets) or [t.strip() for t in args.targets.split(",")]
+    if unknown := [t for t in wanted if t not in TARGETS]:
+        sys.exit(f"unknown target(s) {unknown}; the targets: {TARGETS}, presets: {list(PRESETS)}")
+    args.target_names = [t for t in TARGETS if t in wanted]
+    args.connections = sorted({int(c) for c in args.concurrency.split(",") if c})
+    return args
+
+
+def run_serving(args: argparse.Namespace) -> int:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install -y wrk")
+    began = time.monotonic()
+    plan = sweep.Plan(args.connections, args.duration, args.warmup, args.runs, args.open_loop,
+                      args.install)
     chosen = scenarios()
-    names = [n for n in args.scenarios.split(",") if n]
-    wanted = PRESETS.get(args.targets) or args.targets.split(",")
-    unknown = [t for t in wanted if t not in TARGETS]
-    if unknown:
-        sys.exit(f"unknown target(s) {unknown}; the targets: {TARGETS}, presets: {list(PRESETS)}")
-    targets = [t for t in TARGETS if t in wanted]
-    results, ceilings = [], {}
+    results, ceilings, fit, footprint = [], {}, None, None
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         os.environ["BENTONB_HOME"] = str(workdir / "store")
-        for name in names:
+        bundles = {}
+        for name in args.scenario_names:
             scenario = chosen[name]
-            bundle = Path(scenario.service.save())
-            print(f"{name}: measuring the model ceiling ...", flush=True)
-            ceilings[name] = scenario.items_per_second()
-            for target in targets:
-                if target in ONEX_TARGETS and not scenario.onex:
-                    continue
-                print(f"{name}: {target} ...", flush=True)
-                try:
-                    results.append(run_target(target, scenario, bundle, args, workdir))
-                except (RuntimeError, subprocess.CalledProcessError) as exc:
-                    results.append(Result(name, target, note=f"failed: {exc}"))
-                print(f"   {results[-1].rps:,.0f} req/s", flush=True)
-    table = report(results, ceilings)
-    print()
-    print(f"CPU: {os.cpu_count()} cores; wrk -t1 -c{CONNECTIONS}; {args.runs} runs of "
-          f"{args.duration:g}s after {args.warmup:g}s warm-up; open loop at 50% of each "
-          "server's own peak.\n")
-    print(table)
+            bundles[name] = Path(scenario.make_service().save())
+            print(f"{name}: the model ceiling ...", flush=True)
+            ceilings[name] = ceiling.CEILINGS[name]()
+            if name == "synthetic":
+                fit = ceiling.synthetic_fit()
+            for target in args.target_names:
+                points = sweep.points_for(name, target, args.connections)
+                if points:
+                    print(f"{name}: {target} ...", flush=True)
+                    results.append(sweep.measure(target, scenario, bundles[name], plan, workdir,
+                                                 points))
+                    if results[-1].note:
+                        print(f"   {results[-1].note}", flush=True)
+        if args.footprint:
+            iris = chosen["iris"]
+            bundle = bundles.get("iris") or Path(iris.make_service().save())
+            first, total = (int(n) for n in args.memory_requests.split(","))
+            footprint = footprints.measure(bundle, iris.body("bentonb"), workdir,
+                                           args.cold_starts, (first, total), args.import_runs)
+    ratio_rows = report.ratios(results, ceilings, fit, chosen["synthetic"].max_batch_size)
+    text = [f"CPU: {os.cpu_count()} cores; wrk -t1 -cN, {args.duration:g} s per point "
+            f"({args.runs} runs at c={sweep.REFERENCE_C}, median) after {args.warmup:g} s "
+            "warm-up" + ("; open loop at 50% of each server's c=64 peak." if args.open_loop
+                         else ".")]
+    for name in args.scenario_names:
+        if name != "synthetic":
+            text += [f"\n### {name}\n", report.sweep_table(results, name, args.connections)]
+    text += [f"\n### c={sweep.REFERENCE_C}\n", report.reference_table(results, ceilings),
+             "", report.ratio_table(ratio_rows)]
+    if footprint:
+        text += ["", report.footprint_table(footprint)]
+    elapsed = time.monotonic() - began
+    text.append(f"\n(benchmark wall time: {elapsed / 60:.1f} min)")
+    print("\n" + "\n".join(text))
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "serving.json").write_text(json.dumps({
-        "results": [asdict(r) for r in results],
-        "ceilings": {k: {"items_per_second": v[0], "batch_size": v[1]}
-                     for k, v in ceilings.items()},
-        "settings": vars(args), "cpus": os.cpu_count()}, indent=2))
+    (out / f"{args.output}.md").write_text("\n".join(text) + "\n")
+    settings = {k: v for k, v in vars(args).items() if k != "bare_tornado"}
+    report.write_json(out / f"{args.output}.json", results, ceilings, fit, ratio_rows, footprint,
+                      {**settings, "wall_s": elapsed})
+    if args.plots:
+        for name in args.scenario_names:
+            for path in report.plot(results, name, Path(args.plots)):
+                print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--ray" in argv:
+        import ray_serving
+
+        return ray_serving.main(argv)
+    args = build_parser().parse_args(argv)
+    # Other modes dispatch here, each to its own module, before the default run.
+    if args.bare_tornado:
+        targets.bare_tornado(args.bare_tornado)
+        return 0
+    if args.replot:
+        results = report.results_from_json(Path(args.replot))
+        for name in dict.fromkeys(r.scenario for r in results):
+            for path in report.plot(results, name, Path(args.plots or FULL["plots"])):
+                print(f"wrote {path}")
+        return 0
+    return run_serving(settle(args))
 
 
 if __name__ == "__main__":
