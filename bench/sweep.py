@@ -41,6 +41,9 @@ class Point:
     p99_ms: float | None
     errors: int
     rps_runs: list[float] = field(default_factory=list)
+    #: Server CPU time (all its processes) per answered request, in µs, over the runs:
+    #: unlike req/s, barely moved by other work on the machine.
+    cpu_us: float | None = None
 
 
 @dataclass
@@ -89,12 +92,16 @@ def measure(target: str, scenario: Scenario, bundle: Path, plan: Plan, workdir: 
     try:
         load.wrk(server.url, body, plan.warmup, max(concurrencies), workdir)
         for c in concurrencies:
+            cpu = server.cpu_seconds()
             runs = [load.wrk(server.url, body, plan.duration, c, workdir)
                     for _ in range(plan.runs if c == REFERENCE_C else 1)]
+            cpu = server.cpu_seconds() - cpu
+            answered = sum(r["requests"] for r in runs)
             median = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
             result.points.append(Point(c, median["rps"], median["p50"], median["p99"],
                                        sum(r["errors"] for r in runs),
-                                       [r["rps"] for r in runs]))
+                                       [r["rps"] for r in runs],
+                                       round(cpu / answered * 1e6, 1) if answered else None))
             print(f"   c={c:<4} {median['rps']:>9,.0f} req/s  p99 {median['p99'] or 0:,.1f} ms"
                   f"  errors {result.points[-1].errors}", flush=True)
         reference = result.at(REFERENCE_C)

@@ -104,6 +104,21 @@ class Server:
                 continue
         return total
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and its child processes."""
+        total, todo = 0.0, [self.proc.pid]
+        tick = os.sysconf("SC_CLK_TCK")
+        while todo:
+            pid = todo.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
+
     def stop(self) -> None:
         """SIGINT to the whole process group (peers run worker processes), then SIGKILL."""
         try:
