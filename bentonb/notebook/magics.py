@@ -161,18 +161,6 @@ class BentonbMagics(Magics):
         display(table.widget)
         return table
 
-    @staticmethod
-    def _announce(handle: Any) -> None:
-        if handle.notice:
-            print(handle.notice)
-        print(f"serving {handle.service.tag or handle.name} at {handle.url} "
-              f"(docs {handle.url}/docs)")
-        if handle.public_url:
-            print(f"public URL: {handle.public_url}")
-        if handle.api_key:
-            print(f"API key: {handle.api_key}")
-        print(handle.curl())
-
 
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(BentonbMagics)
