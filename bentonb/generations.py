@@ -50,7 +50,7 @@ def api(*args: Any, **kwargs: Any) -> Any:
     inside a ``BentoService`` (see :func:`bentonb.service.api`). 1.2+: ``@bentonb.api``
     or ``@bentonb.api(batchable=True, max_batch_size=100, route=...)`` inside a
     ``@bentonb.service`` class, the IO read from the type annotations (see
-    :func:`bentonb.sdk.classes.api`).
+    :func:`bentonb.sdk.decorators.api`).
     """
     both = (LEGACY_OPTIONS - {"output"}) & kwargs.keys(), CLASS_OPTIONS & kwargs.keys()
     if all(both):
@@ -59,9 +59,9 @@ def api(*args: Any, **kwargs: Any) -> Any:
                               "API takes input=/batch=, a @bentonb.service API batchable=")
     if _is_legacy(args, kwargs):
         return legacy.api(*args, **kwargs)
-    from bentonb.sdk import classes
+    from bentonb.sdk import decorators
 
-    return classes.api(*args, **kwargs)
+    return decorators.api(*args, **kwargs)
 
 
 class ServiceDecorator:
@@ -69,15 +69,15 @@ class ServiceDecorator:
     ``bentonb.service``, so ``bentonb.service.BentoService`` keeps working."""
 
     def __call__(self, cls: type | None = None, **options: Any) -> Any:
-        from bentonb.sdk import classes
+        from bentonb.sdk import decorators
 
-        return classes.service(cls, **options)
+        return decorators.service(cls, **options)
 
     @property
     def __doc__(self) -> str | None:  # type: ignore[override]  # the 1.2+ decorator's own
-        from bentonb.sdk import classes
+        from bentonb.sdk import decorators
 
-        return classes.service.__doc__
+        return decorators.service.__doc__
 
     def __getattr__(self, name: str) -> Any:
         return getattr(sys.modules["bentonb.service"], name)

@@ -84,6 +84,6 @@ def swap_edited_1x(services: list[Any]) -> None:
 
 def _service_class_name(cls: type) -> str:
     """The served name of a ``@bentonb.service`` class (its options' name)."""
-    from bentonb.sdk.classes import SERVICE_MARK
+    from bentonb.sdk.decorators import SERVICE_MARK
 
     return getattr(cls, SERVICE_MARK).name

@@ -1,17 +1,13 @@
 """The common prediction request, answered without Tornado's per-request handler.
 
-A ``POST`` to an API's route, from a served Host, with no ``Origin`` (not a
-browser page of another site), a ``Content-Length`` within the limit, the right
-API key (when one is set), to an API that neither streams nor reads a 1.x
-``ctx``: that is most of a prediction server's traffic, and for it this module's
-:class:`FastPredict` does what :class:`~bentonb.server.predict.ApiHandler` does
-with a fraction of the work: one request id, the body gathered, the same
-adapters and runner, one write of precomputed headers with the answer, one
-access-log entry. Every other request (and every one of these that the fast
-path would answer with an error before the model, such as a wrong key) goes to
-the full application unchanged, so status codes and bodies are those of
-:mod:`bentonb.server.predict`, which also decides the error answers for both.
-It never imports notebook/ or the CLI.
+A ``POST`` to an API's route, from a served Host, with no ``Origin``, a
+``Content-Length`` within the limit, the right API key (when one is set), to an
+API that neither streams nor reads a 1.x ``ctx``: for this, most of a prediction
+server's traffic, :class:`FastPredict` does what
+:class:`~bentonb.server.predict.ApiHandler` does with a fraction of the work. Any
+other request goes whole to the full application before its body is read; the
+error answers of both come from :mod:`bentonb.server.predict`. It never imports
+notebook/ or the CLI.
 """
 
 from __future__ import annotations
@@ -25,15 +21,16 @@ import tornado
 import tornado.web
 from tornado import httputil
 
-from bentonb.errors import BadInput
-from bentonb.server.guards import request_id
+from bentonb.server.guards import api_key_given, request_id
 from bentonb.server.logs import access_entry
 from bentonb.server.predict import (
     CLIENT_GONE,
-    PARSE_OFF_LOOP_BYTES,
+    count_items,
     error_answer,
     error_body,
     http_request,
+    parse_request,
+    parses_off_loop,
     timeout_message,
 )
 from bentonb.server.runtime import ServerState
@@ -49,12 +46,6 @@ def _http_date() -> str:
     if int(now) != _date[0]:
         _date = (int(now), httputil.format_timestamp(now))
     return _date[1]
-
-
-def _key_given(headers: httputil.HTTPHeaders) -> str:
-    auth = headers.get("Authorization", "")
-    return auth[7:].strip() if auth.lower().startswith("bearer ") else \
-        headers.get("X-API-Key", "")
 
 
 class FastApplication(tornado.web.Application):
@@ -100,7 +91,7 @@ class FastPredict(httputil.HTTPMessageDelegate):
         if not state.guard.host_allowed(headers.get("Host")):
             return False
         key = state.config.api_key
-        if key and not hmac.compare_digest(_key_given(headers).encode(), key.encode()):
+        if key and not hmac.compare_digest(api_key_given(headers).encode(), key.encode()):
             return False
         self.api, self.runtime = api, runtime
         self.runner = runtime.runners[api.route]
@@ -152,15 +143,14 @@ class FastPredict(httputil.HTTPMessageDelegate):
                                httputil.parse_qs_bytes(query, keep_blank_values=True)
                                if query else {}, self.app.state.limits)
         adapter = self.api.input_adapter
-        if adapter.heavy_parse or len(request.body) > PARSE_OFF_LOOP_BYTES or \
-                not hasattr(self.runner, "enqueue"):
+        if parses_off_loop(adapter, request) or not hasattr(self.runner, "enqueue"):
             self.task = loop.create_task(self._answer(request))
             return
         # The common case takes no task: parse here, queue for the batcher, and
         # answer from the callback of the batch's result.
         try:
             value = adapter.parse_http(request)
-            self.pending = self.runner.enqueue(value, self._count(value), self.rid)
+            self.pending = self.runner.enqueue(value, count_items(adapter, value), self.rid)
         except Exception as exc:  # noqa: BLE001 - answered as ApiHandler answers it
             self._fail(exc)
             return
@@ -173,21 +163,10 @@ class FastPredict(httputil.HTTPMessageDelegate):
             self._client_gone()
 
     # -- the answer -------------------------------------------------------------
-    def _count(self, value: Any) -> int:
-        count = self.api.input_adapter.count(value)
-        if count == 0:
-            raise BadInput("request holds no input items")
-        return count
-
     async def _answer(self, request: Any) -> None:
-        adapter = self.api.input_adapter
         try:
-            if adapter.heavy_parse or len(request.body) > PARSE_OFF_LOOP_BYTES:
-                value = await asyncio.get_running_loop().run_in_executor(
-                    None, adapter.parse_http, request)
-            else:
-                value = adapter.parse_http(request)
-            self._respond(await self.runner.submit(value, self._count(value), self.rid))
+            value, count = await parse_request(self.api.input_adapter, request)
+            self._respond(await self.runner.submit(value, count, self.rid))
         except Exception as exc:  # noqa: BLE001 - answered as ApiHandler answers it
             self._fail(exc)
 

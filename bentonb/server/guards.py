@@ -15,7 +15,7 @@ import itertools
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from bentonb.errors import InvalidArgument
@@ -52,6 +52,13 @@ def request_id(given: str | None) -> str:
     if given and _REQUEST_ID.match(given):
         return given
     return new_request_id()
+
+
+def api_key_given(headers: Mapping[str, str]) -> str:
+    """The API key a request carries: ``Authorization: Bearer KEY`` or ``X-API-Key``."""
+    auth = headers.get("Authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else \
+        headers.get("X-API-Key", "")
 
 
 def split_host(value: str) -> tuple[str, str | None]:

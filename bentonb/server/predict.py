@@ -21,6 +21,7 @@ import tornado.web
 
 from bentonb.adapters.base import HttpRequest, RequestLimits
 from bentonb.errors import BadInput, BentonbError, Overloaded
+from bentonb.server.guards import api_key_given
 from bentonb.server.handlers import LOADING, BaseHandler
 from bentonb.server.logs import PREDICTION
 from bentonb.server.streaming import write_stream
@@ -55,6 +56,29 @@ def error_answer(api: Any, exc: BaseException, rid: str) -> tuple[int, dict[str,
         return exc.status_code, {}, f"API '{api.name}' failed: {exc}"
     return 500, {}, (f"API '{api.name}' raised {type(exc).__name__}; see the server log for "
                      f"request {rid}")
+
+
+def count_items(adapter: Any, value: Any) -> int:
+    """How many items a parsed request holds (none: 400)."""
+    count = adapter.count(value)
+    if count == 0:
+        raise BadInput("request holds no input items")
+    return count
+
+
+def parses_off_loop(adapter: Any, request: HttpRequest) -> bool:
+    """Heavy adapters (images) and large bodies are parsed on a thread."""
+    return adapter.heavy_parse or len(request.body) > PARSE_OFF_LOOP_BYTES
+
+
+async def parse_request(adapter: Any, request: HttpRequest) -> tuple[Any, int]:
+    """A request's value and item count, parsed off the loop when :func:`parses_off_loop`."""
+    if parses_off_loop(adapter, request):
+        value = await asyncio.get_running_loop().run_in_executor(None, adapter.parse_http,
+                                                                 request)
+    else:
+        value = adapter.parse_http(request)
+    return value, count_items(adapter, value)
 
 
 def http_request(body: bytes, headers: Mapping[str, str], method: str,
@@ -131,9 +155,7 @@ class ApiHandler(BaseHandler):
             self.state.finished(self.runtime)
 
     def _authorized(self) -> bool:
-        auth = self.request.headers.get("Authorization", "")
-        given = auth[7:].strip() if auth.lower().startswith("bearer ") else \
-            self.request.headers.get("X-API-Key", "")
+        given = api_key_given(self.request.headers)
         return hmac.compare_digest(given.encode(), self.state.config.api_key.encode())
 
     def _too_large(self) -> None:
@@ -165,15 +187,7 @@ class ApiHandler(BaseHandler):
                                         self.state.limits))
 
     async def _predict(self, request: HttpRequest) -> Any:
-        adapter = self.api.input_adapter
-        if adapter.heavy_parse or len(request.body) > PARSE_OFF_LOOP_BYTES:
-            value = await asyncio.get_running_loop().run_in_executor(
-                None, adapter.parse_http, request)
-        else:
-            value = adapter.parse_http(request)
-        count = adapter.count(value)
-        if count == 0:
-            raise BadInput("request holds no input items")
+        value, count = await parse_request(self.api.input_adapter, request)
         # A 1.x API whose function takes a ``ctx`` sees the request and sets the response.
         new_context = getattr(self.api, "new_context", None)
         if new_context is not None:
