@@ -185,6 +185,8 @@ def test_bento_serve_ray_in_an_ipython_shell(capsys):
         assert ip.run_cell("svc = %bento_pack RayMagicIris model=clf").success
         svc = ip.user_ns["svc"]
         port = free_port()
+        # Processes this test process had already (other tests' helpers) are not Ray's.
+        before = descendants(os.getpid())
         served = ip.run_cell(f"url = %bento_serve svc --ray --port {port}")
         assert served.success, served.error_in_exec
         url = ip.user_ns["url"]
@@ -196,7 +198,8 @@ def test_bento_serve_ray_in_an_ipython_shell(capsys):
         expected = ip.user_ns["clf"].predict(ROWS).tolist()
         assert predict(url) == (200, expected)
 
-        ray_processes = descendants(os.getpid())
+        ray_processes = {pid: start for pid, start in descendants(os.getpid()).items()
+                         if before.get(pid) != start}
         assert ray_processes
         stopped = ip.run_cell("from ray import serve\nserve.shutdown()\n"
                               "import ray\nray.shutdown()")
