@@ -192,7 +192,7 @@ def test_bento_serve_ray_in_an_ipython_shell(capsys):
         url = ip.user_ns["url"]
         printed = capsys.readouterr().out
         assert url == f"http://127.0.0.1:{port}"
-        assert f"serving on Ray Serve at {url} (1 replicas)" in printed
+        assert f"serving on Ray Serve at {url} (1 replica);" in printed
         assert "serve.shutdown()" in printed
         assert svc.bundle_path is not None  # the packed service was saved, then deployed
         expected = ip.user_ns["clf"].predict(ROWS).tolist()

@@ -82,7 +82,8 @@ def serve_on_ray(target: Any, args: Any) -> str:
                           allow_hosts=tuple(args.allow_host),
                           cors_origins=tuple(args.cors_origin))
     run(target, config=config, num_replicas=args.replicas)
-    print(f"serving on Ray Serve at {url} ({args.replicas} replicas); docs: {url}/docs; "
+    replicas = f"{args.replicas} replica{'s' if args.replicas > 1 else ''}"
+    print(f"serving on Ray Serve at {url} ({replicas}); docs: {url}/docs; "
           "stop: from ray import serve; serve.shutdown()")
     return url
 
