@@ -38,7 +38,7 @@ class Picky(bentonb.BentoService):
 
     @bentonb.api(input=DataframeInput())
     def slow(self, df):
-        time.sleep(0.25)
+        sum(range(5_000_000))  # a slow model: a few hundred ms of work per partition
         return (df["x"] + 1).to_numpy()
 
     @bentonb.api(input=ImageInput())

@@ -155,14 +155,14 @@ def test_failed_save_leaves_nothing_behind(modules, store_home):
 
 def test_a_crash_mid_save_leaves_no_visible_bundle(modules, store_home):
     modules.write("slow_svc", '''
-        import time
+        import signal
         import bentonb
         from bentonb.artifact import PickleArtifact
 
         class Slow:
             def __reduce__(self):
                 open("started", "w").close()
-                time.sleep(60)
+                signal.pause()  # hangs here until the test kills the process
                 return (Slow, ())
 
         @bentonb.artifacts([PickleArtifact('a')])

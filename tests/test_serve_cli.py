@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -29,10 +30,10 @@ class SlowService(bentonb.BentoService):
 
     @bentonb.api(input=JsonInput())
     def hold(self, body):
-        """Busy until the caller creates body["release"]; says so in body["started"]."""
+        """Busy until the caller writes to the FIFO body["release"]; says so in
+        body["started"]."""
         Path(body["started"]).touch()
-        while not Path(body["release"]).exists():
-            time.sleep(0.01)
+        Path(body["release"]).read_bytes()  # blocks until the caller writes and closes it
         return {"held": True}
 
     @bentonb.api(input=JsonInput(), batch=True)
@@ -72,6 +73,7 @@ def test_serve_tag_and_call_like_the_tutorial(iris_service, iris_model):
 
 def test_sigterm_finishes_requests_in_flight_then_exits_0(slow_bundle, tmp_path):
     started, release = tmp_path / "started", tmp_path / "release"
+    os.mkfifo(release)
     with start_server(str(slow_bundle)) as server:
         answer = {}
 
@@ -85,7 +87,7 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(slow_bundle, tmp_path)
         server.proc.send_signal(signal.SIGTERM)
         wait_until(lambda: refused(f"{server.url}/healthz"), 30,
                    message="the server to stop accepting connections")
-        release.touch()
+        release.write_bytes(b"go")
         caller.join(30)
         assert answer["r"].status_code == 200 and answer["r"].json() == {"held": True}
         assert server.stop() == 0

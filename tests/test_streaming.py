@@ -14,9 +14,7 @@ from bentonb.errors import InvalidArgument, ServerError
 from bentonb.server.direct import DirectRunner
 
 STREAM_SERVICE = '''
-import asyncio
 import threading
-import time
 
 import pandas as pd
 
@@ -46,7 +44,6 @@ class Streamer(bentonb.BentoService):
             while True:
                 yield i
                 i += 1
-                time.sleep(0.01)
         finally:
             CLOSED.set()
 
@@ -58,7 +55,6 @@ class Streamer(bentonb.BentoService):
     @bentonb.api(input=JsonInput())
     async def counting(self, body):
         for i in range(body["n"]):
-            await asyncio.sleep(0)
             yield i
 
     @bentonb.api(input=DataframeInput())
