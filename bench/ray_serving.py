@@ -15,8 +15,13 @@ For iris and CIFAR (workloads.py) it measures, one after the other on this machi
 
 Closed loop with wrk (one thread, 64 connections) for req/s and p50/p99, then one
 connection (c=1) for the per-request latency, whose p50 against ``bentonb serve``'s
-is the cost of Ray's proxy hop. Writes ``bench/results/ray_serving.json`` and
-``.md``. Each Ray target starts and stops its own local Ray on loopback.
+is the cost of Ray's proxy hop. During the c=64 runs the CPU time of every process on
+the machine is read from /proc and given per answered request by role: Serve's HTTP
+proxy, the replicas, the rest of Ray (GCS, raylet, controller), and ``bentonb serve``.
+``--rounds N`` measures every target N times, in turn (so that a drift of the machine
+falls on all of them alike), and reports the median round with the range.
+Writes ``bench/results/ray_serving.json`` and ``.md``. Each Ray target starts and
+stops its own local Ray on loopback.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -119,7 +124,40 @@ class RayResult:
     errors: int = 0
     c1_p50_ms: float | None = None
     c1_p99_ms: float | None = None
+    cpu_us: dict[str, float] = field(default_factory=dict)  # CPU µs per request, by role
+    rounds: list[float] = field(default_factory=list)  # req/s of every round
     note: str = ""
+
+
+def role(cmdline: str) -> str | None:
+    """Which part of a Ray Serve deployment a process is, from its command line."""
+    if "ProxyActor" in cmdline:
+        return "proxy"
+    if "ServeReplica" in cmdline:
+        return "replicas"
+    if "bentonb serve" in cmdline and "--ray" not in cmdline:
+        return "bentonb serve"
+    if "/ray/" in cmdline or cmdline.startswith("ray::"):
+        return "rest of Ray"
+    return None
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every process, summed by :func:`role`
+    (a process that ends between two readings drops out of both)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            cmdline = cmdline.decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = role(cmdline)
+        if name:
+            seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return seconds
 
 
 def start(target: str, bundle: Path, scenario: str, port: int) -> subprocess.Popen:
@@ -178,7 +216,13 @@ def measure(target: str, scenario, bundle: Path, args, workdir: Path) -> RayResu
     try:
         wait_answering(url, proc, body, timeout=300)
         wrk(url, body, args.warmup, 64, workdir)
+        before = cpu_by_role()
         runs = [wrk(url, body, args.duration, 64, workdir) for _ in range(args.runs)]
+        after = cpu_by_role()
+        answered = sum(r["rps"] for r in runs) * args.duration
+        if answered:
+            result.cpu_us = {name: (after[name] - before.get(name, 0.0)) / answered * 1e6
+                             for name in after}
         best = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
         result.rps, result.p50_ms, result.p99_ms = best["rps"], best["p50"], best["p99"]
         result.errors = sum(r["errors"] for r in runs)
@@ -190,14 +234,29 @@ def measure(target: str, scenario, bundle: Path, args, workdir: Path) -> RayResu
     return result
 
 
+ROLES = ["proxy", "replicas", "rest of Ray", "bentonb serve"]
+
+
+def median_round(rounds: list[RayResult]) -> RayResult:
+    """The round with the median req/s, carrying every round's req/s."""
+    middle = sorted(rounds, key=lambda r: r.rps)[(len(rounds) - 1) // 2]
+    middle.rounds = [r.rps for r in rounds]
+    middle.errors = sum(r.errors for r in rounds)
+    return middle
+
+
 def report(results: list[RayResult]) -> str:
     fmt = lambda v, d=1: "-" if v is None else f"{v:,.{d}f}"  # noqa: E731
-    lines = ["| workload | target | req/s (c=64) | p50 ms | p99 ms | errors | p50 ms (c=1) "
-             "| p99 ms (c=1) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| workload | target | req/s (c=64, median round) | rounds | p50 ms | p99 ms "
+             "| errors | p50 ms (c=1) | p99 ms (c=1) | CPU µs/request: "
+             + " / ".join(ROLES) + " |", "|---|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for r in results:
-        lines.append(f"| {r.scenario} | {r.target} | {fmt(r.rps)} | {fmt(r.p50_ms, 2)} | "
-                     f"{fmt(r.p99_ms, 2)} | {r.errors} | {fmt(r.c1_p50_ms, 2)} | "
-                     f"{fmt(r.c1_p99_ms, 2)} |" + (f" {r.note}" if r.note else ""))
+        spread = ", ".join(f"{v:,.0f}" for v in r.rounds)
+        cpu = " / ".join(f"{r.cpu_us[n]:,.0f}" if n in r.cpu_us else "-" for n in ROLES)
+        lines.append(f"| {r.scenario} | {r.target} | {fmt(r.rps)} | {spread} | "
+                     f"{fmt(r.p50_ms, 2)} | {fmt(r.p99_ms, 2)} | {r.errors} | "
+                     f"{fmt(r.c1_p50_ms, 2)} | {fmt(r.c1_p99_ms, 2)} | {cpu} |"
+                     + (f" {r.note}" if r.note else ""))
     by = {(r.scenario, r.target): r for r in results}
     lines += ["", "| workload | Ray's added latency per request (p50 at c=1, Ray - direct) "
               "| bentonb --ray / plain Ray Serve (req/s, 1 replica) | same, 2 replicas |",
@@ -218,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=1, help="wrk runs per round")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times every target is measured, in turn")
     parser.add_argument("--scenarios", default="iris,cifar")
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--plain", nargs=3, metavar=("SCENARIO", "REPLICAS", "PORT"),
@@ -243,17 +304,20 @@ def main(argv: list[str] | None = None) -> int:
         for name in [n for n in args.scenarios.split(",") if n]:
             scenario = chosen[name]
             bundle = Path(scenario.make_service().save())
-            for target in targets:
-                print(f"{name}: {target} ...", flush=True)
-                try:
-                    results.append(measure(target, scenario, bundle, args, workdir))
-                except (RuntimeError, subprocess.CalledProcessError) as exc:
-                    results.append(RayResult(name, target, note=f"failed: {exc}"))
-                print(f"   {results[-1].rps:,.0f} req/s", flush=True)
+            rounds: dict[str, list[RayResult]] = {t: [] for t in targets}
+            for number in range(1, args.rounds + 1):
+                for target in targets:
+                    print(f"{name}: {target} (round {number}) ...", flush=True)
+                    try:
+                        rounds[target].append(measure(target, scenario, bundle, args, workdir))
+                    except (RuntimeError, subprocess.CalledProcessError) as exc:
+                        rounds[target].append(RayResult(name, target, note=f"failed: {exc}"))
+                    print(f"   {rounds[target][-1].rps:,.0f} req/s", flush=True)
+            results += [median_round(rounds[t]) for t in targets]
     table = report(results)
     settings = (f"CPU: {os.cpu_count()} cores shared by wrk and the servers; wrk -t1 -c64 "
-                f"and -c1; {args.runs} run(s) of {args.duration:g}s after {args.warmup:g}s "
-                "warm-up.")
+                f"and -c1; {args.rounds} round(s) per target, each {args.runs} run(s) of "
+                f"{args.duration:g}s after {args.warmup:g}s warm-up.")
     print(f"\n{settings}\n\n{table}")
     out = HERE / "results"
     out.mkdir(exist_ok=True)

@@ -119,6 +119,22 @@ def test_dataframe_input_merge_and_count():
     assert adapter.merge([a, b]).to_numpy().tolist() == [[1, 2], [3, 4], [5, 6]]
 
 
+@pytest.mark.parametrize("bodies,columns", [
+    ([b"[[5.1, 3.5, 1.4, 0.2]]", b"[[6.0, 2.2, 5.0, 1.5], [7.7, 3.0, 6.1, 2.3]]"], None),
+    ([b"[[5.1, 3.5]]", b"[[6.0, 2.2]]"], ["a", "b"]),
+    ([b"[[1, 2.5]]", b"[[3.0, 4.5]]"], None),  # an int: that column stays int64 per row
+    ([b"[[1.5, true]]", b"[[2.5, null]]"], None),
+    ([b"[[1.5, \"x\"]]"], ["a", "b"]),
+])
+def test_dataframe_input_merged_rows_equal_pandas_own_frame(bodies, columns):
+    """However the batch frame is built, it is the frame pandas makes of the rows."""
+    adapter = DataframeInput(columns=columns)
+    parsed = [adapter.parse_http(HttpRequest(b, {"Content-Type": "application/json"}))
+              for b in bodies]
+    rows = [r for b in bodies for r in json.loads(b)]
+    pd.testing.assert_frame_equal(adapter.merge(parsed), pd.DataFrame(rows, columns=columns))
+
+
 def test_dataframe_input_cli_file_and_text(tmp_path):
     csv = tmp_path / "iris_data.csv"
     csv.write_text("sl,sw,pl,pw\n5.1,3.5,1.4,0.2\n")

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 import bentonb
 from bentonb.adapters import DataframeInput, JsonInput
-from bentonb.server.batching import LatencyModel, MicroBatchDispatcher
+from bentonb.server.batching import (
+    INLINE_AFTER,
+    INLINE_LIMIT,
+    INLINE_SECONDS,
+    LatencyModel,
+    MicroBatchDispatcher,
+)
 
 
 class Recorder(bentonb.BentoService):
@@ -118,6 +124,45 @@ def test_idle_dispatcher_starts_at_once_without_a_timer():
 
     begin = asyncio.run(main())
     assert started[0] - begin < 0.02
+
+
+def _threads_of(calls: list[float]) -> list[str]:
+    """Run one request at a time through a dispatcher whose model sleeps ``calls[i]``
+    seconds on call i; where each call ran: 'loop' or 'model thread'."""
+    where: list[str] = []
+
+    def run(values):
+        where.append("loop" if threading.get_ident() == loop_thread else "model thread")
+        time.sleep(calls[len(where) - 1])  # the model's own work
+        return values
+
+    async def main():
+        dispatcher = MicroBatchDispatcher(run, name="m", max_batch_size=10,
+                                          max_latency_ms=1000)
+        for i in range(len(calls)):
+            assert await dispatcher.submit(i, 1) == i
+        dispatcher.close()
+
+    loop_thread = threading.get_ident()
+    asyncio.run(main())
+    return where
+
+
+def test_a_short_batch_runs_on_the_loop_once_its_time_is_known():
+    where = _threads_of([0.0] * (INLINE_AFTER + 4))
+    assert where == ["model thread"] * INLINE_AFTER + ["loop"] * 4
+
+
+def test_a_batch_longer_than_the_inline_bound_stays_on_the_model_thread():
+    assert set(_threads_of([INLINE_SECONDS * 3] * (INLINE_AFTER + 4))) == {"model thread"}
+
+
+def test_a_surprisingly_long_batch_on_the_loop_sends_later_ones_to_the_thread():
+    n = INLINE_AFTER
+    calls = [0.0] * (n + 2) + [INLINE_LIMIT * 2] + [0.0] * 4
+    where = _threads_of(calls)
+    assert where[n:n + 3] == ["loop"] * 3  # the third of them takes too long ...
+    assert where[n + 3:] == ["model thread"] * 4  # ... so the loop is never held again
 
 
 def test_each_answer_is_its_own_under_concurrency(serve):

@@ -23,6 +23,10 @@ INSTALL_HINT = "Ray Serve is not installed: pip install 'bentonb[ray]'"
 #: Requests one replica takes at once: enough for its micro-batcher to fill batches
 #: (Serve's own default of 5 would starve it); the proxy queues the rest.
 MAX_ONGOING_REQUESTS = 64
+#: Each replica's application writes bentonb's access log line for every request, so
+#: Serve's own access log (a second line per request, in the replica and the proxy)
+#: is off unless asked for.
+LOGGING = {"enable_access_log": False}
 
 
 class RayNotInstalled(BentonbError):
@@ -86,19 +90,23 @@ def bundle_path(tag_or_service: Any) -> Path:
 def deployment(tag_or_service: Any, *, num_replicas: int | str | None = None,
                autoscaling_config: dict | None = None,
                ray_actor_options: dict | None = None, config: ServerConfig | None = None,
-               max_ongoing_requests: int = MAX_ONGOING_REQUESTS) -> Any:
+               max_ongoing_requests: int = MAX_ONGOING_REQUESTS,
+               logging_config: dict | None = None) -> Any:
     """The Ray Serve application serving every API of a bundle (a tag, a bundle
     directory, or a service object, saved first when unsaved) at the routes, with the
     adapters, status codes, error bodies, API key and OpenAPI document of
     ``bentonb serve`` with ``config``. ``num_replicas``: a count, or ``"auto"``;
-    default 1, or Serve's autoscaling when ``autoscaling_config`` is given. The
-    bundle's path must be readable by every replica's machine."""
+    default 1, or Serve's autoscaling when ``autoscaling_config`` is given.
+    ``logging_config``: Serve's, for the replicas (default: Serve's access log off, as
+    bentonb's own is written). The bundle's path must be readable by every replica's
+    machine."""
     ray = require_ray()
     path = bundle_path(tag_or_service)
     from bentonb.bundle.manifest import BundleManifest
 
     name = BundleManifest.read(path).name
-    options: dict[str, Any] = {"name": name, "max_ongoing_requests": max_ongoing_requests}
+    options: dict[str, Any] = {"name": name, "max_ongoing_requests": max_ongoing_requests,
+                               "logging_config": logging_config or LOGGING}
     if num_replicas is None and autoscaling_config is None:
         num_replicas = 1
     if num_replicas is not None:
@@ -135,7 +143,7 @@ def start_local(num_cpus: int | None = None, port: int = 8000) -> str:
     ray = require_ray()
     ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              configure_logging=False)
-    ray.serve.start(http_options={"host": "127.0.0.1", "port": port})
+    ray.serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config=LOGGING)
     return f"http://127.0.0.1:{port}"
 
 

@@ -11,9 +11,13 @@ failing request(s) get the error. A queued request whose caller is cancelled
 (the client went away, the request timed out) leaves the queue unseen by the
 model.
 
-All queue state lives on the event loop's thread; the model runs on the
-dispatcher's own worker thread. This module knows nothing of HTTP: it never
-imports tornado, the handlers, notebook/ or the CLI.
+All queue state lives on the event loop's thread. A batch runs on the
+dispatcher's own worker thread, except one the fitted T(n) says takes at most
+``INLINE_SECONDS``: that one runs on the loop's thread at once, as a handler's
+own work would, saving the two thread wake-ups that cost more than such a call
+(an idle server answers a one-row request of a small model with no hand-off).
+This module knows nothing of HTTP: it never imports tornado, the handlers,
+notebook/ or the CLI.
 """
 
 from __future__ import annotations
@@ -34,6 +38,13 @@ from bentonb.server.logs import log_call
 
 #: What a dispatcher reports to metrics: (event, value).
 MetricsHook = Callable[[str, float], None]
+#: A batch the model is known to finish within this many seconds runs on the loop.
+INLINE_SECONDS = 0.001
+#: Batches timed before the fitted T(n) is trusted to say so.
+INLINE_AFTER = 8
+#: A batch run on the loop that takes longer than this sends every later batch of
+#: its API to the model thread: the loop is never held up twice by a surprise.
+INLINE_LIMIT = 0.02
 
 
 @dataclass(eq=False)  # compared by identity: values may be DataFrames
@@ -81,6 +92,7 @@ class MicroBatchDispatcher:
         self._queue: deque[Pending] = deque()
         self._queued_items = 0
         self._busy_until: float | None = None  # estimated end of the running batch
+        self.inline = True  # short batches may run on the loop (see INLINE_SECONDS)
 
     @property
     def queued_items(self) -> int:
@@ -164,8 +176,26 @@ class MicroBatchDispatcher:
         self._metrics("queue", self._queued_items)
         if not batch:
             return
-        self._busy_until = now + self.model.estimate(items)
-        self._executor.call_soon(self._run_on_thread, asyncio.get_running_loop(), batch, items)
+        estimate = self.model.estimate(items)
+        self._busy_until = now + estimate
+        loop = asyncio.get_running_loop()
+        if self.inline and self.model.samples >= INLINE_AFTER and estimate <= INLINE_SECONDS:
+            self._run_here(loop, batch, items)
+        else:
+            self._executor.call_soon(self._run_on_thread, loop, batch, items)
+
+    def _run_here(self, loop: asyncio.AbstractEventLoop, batch: list[Pending],
+                  items: int) -> None:
+        """On the loop's thread: run a short batch now; answer on the next turn of the
+        loop (so that a long queue is served between other connections' events)."""
+        try:
+            outcomes, seconds = self._timed_run([p.value for p in batch],
+                                                [p.request_id for p in batch], items)
+        except Exception as exc:  # noqa: BLE001 - each request gets the error
+            outcomes, seconds = [(False, exc)] * len(batch), None
+        if seconds is None or seconds > INLINE_LIMIT:
+            self.inline = False
+        loop.call_soon(self._finish, batch, items, outcomes, seconds)
 
     def _run_on_thread(self, loop: asyncio.AbstractEventLoop, batch: list[Pending],
                        items: int) -> None:

@@ -21,6 +21,11 @@ class LatencyModel:
         self._samples.append((n, seconds))
         self._fit()
 
+    @property
+    def samples(self) -> int:
+        """How many batch times the fit is made of (at most the window)."""
+        return len(self._samples)
+
     def estimate(self, n: int) -> float:
         return max(0.0, self.a * n + self.b)
 
