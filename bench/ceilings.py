@@ -55,7 +55,8 @@ def cifar_ceiling() -> tuple[float, int]:
     return best_rate(call, lambda n: [image] * n, [1, 8, 32, 64], seconds=4.0)
 
 
-CEILINGS = {"iris": iris_ceiling, "synthetic": synthetic_ceiling, "cifar": cifar_ceiling}
+CEILINGS = {"iris": iris_ceiling, "synthetic": synthetic_ceiling,
+            "synthetic16": synthetic_ceiling, "cifar": cifar_ceiling}
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Serving benchmark: bentonb against its ceilings and its peers, on one machine.
 
-    python bench/serving.py [--quick] [--scenarios iris,cifar,synthetic]
+    python bench/serving.py [--quick] [--scenarios iris,cifar,synthetic,synthetic16]
                             [--targets "bentonb (batching),LitServe 0.2,..." | 1.x]
                             [--concurrency 1,4,16,64,256] [--duration 5] [--runs 3]
 
@@ -50,8 +50,9 @@ PRESETS = {"sweep": TARGETS[:7], "quick": [t for t in TARGETS[:7] if t != "bento
            "1.x": ["bentonb (batching)", "tornado echo", "BentoML 1.4", *targets.ONEX_TARGETS]}
 
 # Settings of each mode; a flag given on the command line wins.
-FULL = {"scenarios": "iris,cifar,synthetic", "targets": "sweep", "concurrency": "1,4,16,64,256",
-        "duration": 5.0, "warmup": 2.0, "runs": 3, "open_loop": True, "install": True,
+FULL = {"scenarios": "iris,cifar,synthetic,synthetic16", "targets": "sweep",
+        "concurrency": "1,4,16,64,256", "duration": 5.0, "warmup": 2.0, "runs": 3,
+        "open_loop": True, "install": True,
         "footprint": True, "cold_starts": 5, "memory_requests": "1000,100000",
         "import_runs": 15, "plots": str(HERE.parent / "docs" / "img"), "output": "serving_sweep"}
 QUICK = {**FULL, "plots": str(HERE / "results" / "img"), "output": "serving_sweep_quick",
@@ -125,7 +126,7 @@ def run_serving(args: argparse.Namespace) -> int:
             bundles[name] = Path(scenario.make_service().save())
             print(f"{name}: the model ceiling ...", flush=True)
             ceilings[name] = ceiling.CEILINGS[name]()
-            if name == "synthetic":
+            if name.startswith("synthetic") and fit is None:
                 fit = ceiling.synthetic_fit()
             for target in args.target_names:
                 points = sweep.points_for(name, target, args.connections)
@@ -141,13 +142,13 @@ def run_serving(args: argparse.Namespace) -> int:
             first, total = (int(n) for n in args.memory_requests.split(","))
             footprint = footprints.measure(bundle, iris.body("bentonb"), workdir,
                                            args.cold_starts, (first, total), args.import_runs)
-    ratio_rows = report.ratios(results, ceilings, fit, chosen["synthetic"].max_batch_size)
+    ratio_rows = report.ratios(results, ceilings, fit, chosen)
     text = [f"CPU: {os.cpu_count()} cores; wrk -t1 -cN, {args.duration:g} s per point "
             f"({args.runs} runs at c={sweep.REFERENCE_C}, median) after {args.warmup:g} s "
             "warm-up" + ("; open loop at 50% of each server's c=64 peak." if args.open_loop
                          else ".")]
     for name in args.scenario_names:
-        if name != "synthetic":
+        if not name.startswith("synthetic"):
             text += [f"\n### {name}\n", report.sweep_table(results, name, args.connections)]
     text += [f"\n### c={sweep.REFERENCE_C}\n", report.reference_table(results, ceilings),
              "", report.ratio_table(ratio_rows)]

@@ -70,7 +70,7 @@ SYNTHETIC_TARGETS = ("bentonb (batching)", "bentonb (no batching)")
 def points_for(scenario: str, target: str, concurrencies: list[int]) -> list[int]:
     """The concurrencies ``target`` is measured at on ``scenario`` (empty: not at all)."""
     reference_only = [c for c in concurrencies if c == REFERENCE_C]
-    if scenario == "synthetic":
+    if scenario.startswith("synthetic"):
         return reference_only if target in SYNTHETIC_TARGETS else []
     if target == "bentonb (2 workers)" or target in targets.ONEX_TARGETS:
         return reference_only if scenario == "iris" else []
