@@ -24,6 +24,7 @@ from bentonb.server.batching import (
     LatencyModel,
     MicroBatchDispatcher,
 )
+from bentonb.server.direct import DirectRunner
 
 
 class Recorder(bentonb.BentoService):
@@ -163,6 +164,40 @@ def test_a_surprisingly_long_batch_on_the_loop_sends_later_ones_to_the_thread():
     where = _threads_of(calls)
     assert where[n:n + 3] == ["loop"] * 3  # the third of them takes too long ...
     assert where[n + 3:] == ["model thread"] * 4  # ... so the loop is never held again
+
+
+def test_a_waiting_non_batch_call_starts_while_the_loop_is_busy():
+    """The next waiting call starts the moment a worker thread is free, without a turn
+    of the event loop: a loop flooded by other connections does not starve the model."""
+    first_release, second_started = threading.Event(), threading.Event()
+
+    def run(values):
+        if values == ["first"]:
+            first_release.wait(10)
+        else:
+            second_started.set()
+        return values
+
+    def hold_the_loop():
+        first_release.set()
+        return second_started.wait(10)  # the loop's thread is busy all this while
+
+    async def main():
+        runner = DirectRunner(run, name="m", max_concurrency=1)
+        first = asyncio.ensure_future(runner.submit("first", 1))
+        second = asyncio.ensure_future(runner.submit("second", 1))
+        held = asyncio.get_running_loop().create_future()
+        # Callbacks run in order: both requests are admitted (one running, one
+        # waiting) before the loop is held.
+        asyncio.get_running_loop().call_soon(lambda: held.set_result(hold_the_loop()))
+        started_while_held = await held
+        answers = await asyncio.gather(first, second)
+        runner.close()
+        return started_while_held, answers
+
+    started_while_held, answers = asyncio.run(main())
+    assert started_while_held
+    assert answers == ["first", "second"]
 
 
 def test_each_answer_is_its_own_under_concurrency(serve):

@@ -14,7 +14,6 @@ import math
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
@@ -85,16 +84,30 @@ class ModelThreads(Executor):
                 thread.join()
 
 
+class _Call:
+    """One request of a non-batch API, from its admission to its answer. ``dropped`` is
+    set on the loop when the caller goes away; a model thread reads it before the call."""
+
+    __slots__ = ("answer", "value", "request_id", "count", "dropped")
+
+    def __init__(self, answer: asyncio.Future, value: Any, request_id: str | None,
+                 count: int) -> None:
+        self.answer, self.value, self.request_id, self.count = answer, value, request_id, count
+        self.dropped = False
+
+
 class DirectRunner:
     """Runs each request of one API as its own call, ``max_concurrency`` at a time.
 
-    Requests beyond that wait in a FIFO of at most ``max_queue``; when it is full,
-    or when the wait is estimated longer than ``max_wait`` seconds (the request
-    could not be answered in time anyway), :meth:`submit` raises
-    :class:`Overloaded` at once. A waiting request whose caller is cancelled (the
-    client went away, the request timed out) leaves the queue and is never run. A
-    slot is freed only when the model call returns, so a call that outlives its
-    request still counts against ``max_concurrency``.
+    Requests beyond that wait, at most ``max_queue`` of them; one more, or one whose
+    wait is estimated longer than ``max_wait`` seconds (it could not be answered in
+    time anyway), makes :meth:`submit` raise :class:`Overloaded` at once. An admitted
+    request goes straight to the FIFO its worker threads take calls from, so a
+    thread that finishes a call starts the next one itself, however busy the event
+    loop is with other connections. A waiting request whose caller is cancelled (the
+    client went away, the request timed out) is skipped, never run. A place is freed
+    only when its call returns, so a call that outlives its request still counts
+    against ``max_concurrency``.
     """
 
     def __init__(self, run_batch: Callable[[list[Any]], list[Any]], *, name: str,
@@ -107,33 +120,32 @@ class DirectRunner:
         self._run_batch = run_batch
         self._metrics = metrics or (lambda event, value: None)
         self._threads = ModelThreads(max_concurrency, f"bentonb-{name}")
-        self._running = 0
-        self._waiting: deque[asyncio.Future] = deque()
+        self._admitted = 0  # running or waiting; changed on the loop's thread only
         self._seconds: float | None = None  # moving average of one call
 
     @property
     def queued_items(self) -> int:
-        return len(self._waiting)
+        return max(0, self._admitted - self.max_concurrency)
 
     def estimated_wait(self) -> float:
         """Seconds until a request submitted now would be answered."""
         if self._seconds is None:
             return 0.0
-        ahead = len(self._waiting) + self._running
-        return self._seconds * (ahead // self.max_concurrency + 1)
+        return self._seconds * (self._admitted // self.max_concurrency + 1)
 
     async def submit(self, value: Any, count: int, request_id: str | None = None) -> Any:
         """Run one request and return its result (or raise what the function raised)."""
-        if self._running >= self.max_concurrency:
-            await self._wait_for_slot()
-        else:
-            self._running += 1
-        loop = asyncio.get_running_loop()
-        answer = loop.create_future()
-        # The thread hands the outcome back with one loop callback, which frees the slot
-        # even when this request was cancelled meanwhile (its call still ran).
-        self._threads.call_soon(self._call, loop, answer, value, request_id, count)
-        ok, result = await answer
+        if self._admitted >= self.max_concurrency:
+            self._check_room()
+        call = _Call(asyncio.get_running_loop().create_future(), value, request_id, count)
+        self._admitted += 1
+        self._metrics("queue", self.queued_items)
+        self._threads.call_soon(self._call, asyncio.get_running_loop(), call)
+        try:
+            ok, result = await call.answer
+        except asyncio.CancelledError:
+            call.dropped = True  # still waiting: never run; running: runs to its end
+            raise
         self._metrics("batch", count)
         if not ok:
             raise result
@@ -141,64 +153,50 @@ class DirectRunner:
 
     async def run_on_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on this API's worker threads (one step of a streaming
-        API's generator), outside the slots that :meth:`submit` counts."""
+        API's generator), outside the places that :meth:`submit` counts."""
         return await asyncio.wrap_future(self._threads.submit(fn, *args))
 
-    async def _wait_for_slot(self) -> None:
-        if len(self._waiting) >= self.max_queue:
-            self._refuse(f"API '{self.name}' has {len(self._waiting)} requests waiting, "
+    def _check_room(self) -> None:
+        waiting = self.queued_items
+        if waiting >= self.max_queue:
+            self._refuse(f"API '{self.name}' has {waiting} requests waiting, "
                          f"the most it queues (--max-queue); retry later")
         wait = self.estimated_wait()
         if self.max_wait is not None and wait > self.max_wait:
             self._refuse(f"API '{self.name}' cannot answer within {self.max_wait:g} s "
                          f"(about {wait:.1f} s of work is queued); retry later")
-        slot = asyncio.get_running_loop().create_future()
-        self._waiting.append(slot)
-        self._metrics("queue", len(self._waiting))
-        try:
-            await slot
-        except asyncio.CancelledError:
-            if slot.done() and not slot.cancelled():
-                self._hand_over()  # a slot was handed to us as we left: pass it on
-            else:
-                self._waiting.remove(slot)
-                self._metrics("queue", len(self._waiting))
-            raise
 
     def _refuse(self, message: str) -> None:
         self._metrics("rejected", 1)
         raise Overloaded(message, retry_after=max(1.0, math.ceil(self.estimated_wait())))
 
-    def _call(self, loop: asyncio.AbstractEventLoop, answer: asyncio.Future, value: Any,
-              request_id: str | None, count: int) -> None:
-        start = time.perf_counter()
+    def _call(self, loop: asyncio.AbstractEventLoop, call: _Call) -> None:
+        """On a worker thread: run the call (unless its caller has gone), then hand the
+        outcome back to the loop in one callback."""
+        outcome: tuple[bool, Any] | None = None
+        seconds: float | None = None
+        if not call.dropped:
+            start = time.perf_counter()
+            try:
+                outcome = (True, self._run_batch([call.value])[0])
+            except Exception as exc:  # noqa: BLE001 - reported to the request
+                outcome = (False, exc)
+            seconds = time.perf_counter() - start
+            log_call(self.name, [call.request_id], call.count, seconds, [outcome])
         try:
-            outcome = (True, self._run_batch([value])[0])
-        except Exception as exc:  # noqa: BLE001 - reported to the request
-            outcome = (False, exc)
-        seconds = time.perf_counter() - start
-        log_call(self.name, [request_id], count, seconds, [outcome])
-        try:
-            loop.call_soon_threadsafe(self._done, answer, outcome, seconds)
+            loop.call_soon_threadsafe(self._done, call, outcome, seconds)
         except RuntimeError:
             pass  # the loop is closed: nobody waits any more
 
-    def _done(self, answer: asyncio.Future, outcome: tuple[bool, Any], seconds: float) -> None:
-        self._seconds = seconds if self._seconds is None else \
-            0.8 * self._seconds + 0.2 * seconds
-        self._hand_over()
-        if not answer.done():
-            answer.set_result(outcome)
-
-    def _hand_over(self) -> None:
-        """Give the freed slot to the oldest request still waiting, or free it."""
-        while self._waiting:
-            slot = self._waiting.popleft()
-            if not slot.done():
-                slot.set_result(None)
-                self._metrics("queue", len(self._waiting))
-                return
-        self._running -= 1
+    def _done(self, call: _Call, outcome: tuple[bool, Any] | None,
+              seconds: float | None) -> None:
+        self._admitted -= 1
+        self._metrics("queue", self.queued_items)
+        if seconds is not None:
+            self._seconds = seconds if self._seconds is None else \
+                0.8 * self._seconds + 0.2 * seconds
+        if outcome is not None and not call.answer.done():
+            call.answer.set_result(outcome)
 
     def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
