@@ -229,6 +229,28 @@ def test_scaling_replicas_up_and_down_never_fails_a_request(local_ray, bundle):
     serve.delete("scaling")
 
 
+def test_each_request_is_logged_once_by_bentonb_not_again_by_serve(local_ray, iris_app):
+    """The replica writes bentonb's access line; Serve's own access log stays off."""
+    rid, path = "log-once-7f3a9c", "/predict?marker=q7f3a9c"
+    r = requests.post(f"{iris_app}{path}", json=[[5.1, 3.5, 1.4, 0.2]],
+                      headers={**auth(), "X-Request-Id": rid}, timeout=60)
+    assert r.status_code == 200
+    logs = Path(local_ray.session_dir) / "logs"
+
+    def lines_naming_the_request() -> list[tuple[str, str]]:
+        return [(path.relative_to(logs).parts[0], line)
+                for path in logs.rglob("*") if path.is_file()
+                for line in path.read_text(errors="replace").splitlines()
+                if rid in line or "q7f3a9c" in line]
+
+    access = f"bentonb.access POST {path} 200"
+    wait_until(lambda: any(access in line for _, line in lines_naming_the_request()), 60,
+               message="bentonb's access line in the replica's log")
+    found = lines_naming_the_request()
+    assert len([line for _, line in found if access in line]) == 1, found
+    assert [line for folder, line in found if folder == "serve"] == []
+
+
 def test_ray_logs_name_only_loopback_addresses(local_ray, iris_app):
     logs = Path(local_ray.session_dir) / "logs"
     files = [p for p in logs.rglob("*") if p.is_file()]

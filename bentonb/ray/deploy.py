@@ -23,9 +23,9 @@ INSTALL_HINT = "Ray Serve is not installed: pip install 'bentonb[ray]'"
 #: Requests one replica takes at once: enough for its micro-batcher to fill batches
 #: (Serve's own default of 5 would starve it); the proxy queues the rest.
 MAX_ONGOING_REQUESTS = 64
-#: Each replica's application writes bentonb's access log line for every request, so
-#: Serve's own access log (a second line per request, in the replica and the proxy)
-#: is off unless asked for.
+#: Each replica writes bentonb's access-log line for every request (as ``bentonb
+#: serve`` does), so Serve's own access log (a second line per request, in the
+#: replica and the proxy) is off unless asked for.
 LOGGING = {"enable_access_log": False}
 
 
@@ -50,7 +50,11 @@ class BundleReplica:
     def __init__(self, path: str, config: ServerConfig) -> None:
         from bentonb.bundle import load_bundle
         from bentonb.server.app import make_app
+        from bentonb.server.logs import configure_logging
 
+        # The access and prediction logs of ``bentonb serve``, on the replica's stderr
+        # (Ray keeps it in the session's worker logs and shows it to the driver).
+        configure_logging(config.log_format)
         self.app = make_app(load_bundle(path), config)
 
     async def __call__(self, request: Any) -> Any:
