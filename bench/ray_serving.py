@@ -145,18 +145,17 @@ def role(cmdline: str) -> str | None:
 def cpu_by_role() -> dict[str, float]:
     """CPU seconds (user + system) used so far by every process, summed by :func:`role`
     (a process that ends between two readings drops out of both)."""
-    tick = os.sysconf("SC_CLK_TCK")
+    from targets import process_cpu_seconds
+
     seconds: dict[str, float] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            cmdline = cmdline.decode(errors="replace")
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            name = role(cmdline.decode(errors="replace"))
+            if name:
+                seconds[name] = seconds.get(name, 0.0) + process_cpu_seconds(pid)
         except OSError:
             continue
-        name = role(cmdline)
-        if name:
-            seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return seconds
 
 

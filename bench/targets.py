@@ -81,6 +81,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def process_cpu_seconds(pid: int | str) -> float:
+    """CPU time (user + system) one process has used so far, from /proc (OSError once
+    it has gone)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     """A started server: its process (leader of its own process group) and where to POST."""
@@ -107,12 +114,10 @@ class Server:
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the server and its child processes."""
         total, todo = 0.0, [self.proc.pid]
-        tick = os.sysconf("SC_CLK_TCK")
         while todo:
             pid = todo.pop()
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+                total += process_cpu_seconds(pid)
                 for task in Path(f"/proc/{pid}/task").iterdir():
                     todo += [int(c) for c in (task / "children").read_text().split()]
             except (OSError, IndexError, ValueError):

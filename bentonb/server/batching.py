@@ -188,11 +188,7 @@ class MicroBatchDispatcher:
                   items: int) -> None:
         """On the loop's thread: run a short batch now; answer on the next turn of the
         loop (so that a long queue is served between other connections' events)."""
-        try:
-            outcomes, seconds = self._timed_run([p.value for p in batch],
-                                                [p.request_id for p in batch], items)
-        except Exception as exc:  # noqa: BLE001 - each request gets the error
-            outcomes, seconds = [(False, exc)] * len(batch), None
+        outcomes, seconds = self._timed_run(batch, items)
         if seconds is None or seconds > INLINE_LIMIT:
             self.inline = False
         loop.call_soon(self._finish, batch, items, outcomes, seconds)
@@ -202,23 +198,28 @@ class MicroBatchDispatcher:
         """On the model thread: run the batch, then hand every answer back to the loop
         in one callback."""
         try:
-            outcomes, seconds = self._timed_run([p.value for p in batch],
-                                                [p.request_id for p in batch], items)
-        except BaseException as exc:  # noqa: BLE001 - each request gets the error
+            outcomes, seconds = self._timed_run(batch, items)
+        except BaseException as exc:  # noqa: BLE001 - even SystemExit: each request is answered
             outcomes, seconds = [(False, exc)] * len(batch), None
         try:
             loop.call_soon_threadsafe(self._finish, batch, items, outcomes, seconds)
         except RuntimeError:
             pass  # the loop is closed: nobody waits any more
 
-    def _timed_run(self, values: list[Any], request_ids: list[str | None],
-                   items: int) -> tuple[list[tuple[bool, Any]], float]:
-        start = time.perf_counter()
-        outcomes = run_isolating(self._run_batch, values)
-        seconds = time.perf_counter() - start
-        if self._schema is not None:
-            outcomes = self._explain_failures(values, outcomes)
-        log_call(self.name, request_ids, items, seconds, outcomes)
+    def _timed_run(self, batch: list[Pending],
+                   items: int) -> tuple[list[tuple[bool, Any]], float | None]:
+        """Each request's outcome and the batch's seconds; (the error for every
+        request, None) when something raises past the bisection."""
+        values, request_ids = [p.value for p in batch], [p.request_id for p in batch]
+        try:
+            start = time.perf_counter()
+            outcomes = run_isolating(self._run_batch, values)
+            seconds = time.perf_counter() - start
+            if self._schema is not None:
+                outcomes = self._explain_failures(values, outcomes)
+            log_call(self.name, request_ids, items, seconds, outcomes)
+        except Exception as exc:  # noqa: BLE001 - each request gets the error
+            return [(False, exc)] * len(batch), None
         return outcomes, seconds
 
     def _explain_failures(self, values: list[Any],

@@ -137,10 +137,11 @@ class DirectRunner:
         """Run one request and return its result (or raise what the function raised)."""
         if self._admitted >= self.max_concurrency:
             self._check_room()
-        call = _Call(asyncio.get_running_loop().create_future(), value, request_id, count)
+        loop = asyncio.get_running_loop()
+        call = _Call(loop.create_future(), value, request_id, count)
         self._admitted += 1
         self._metrics("queue", self.queued_items)
-        self._threads.call_soon(self._call, asyncio.get_running_loop(), call)
+        self._threads.call_soon(self._call, loop, call)
         try:
             ok, result = await call.answer
         except asyncio.CancelledError:
