@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 import bentonb
 from bentonb.adapters import DataframeInput, JsonInput
 from bentonb.server.batching import (
-    INLINE_AFTER,
+    FIT_AFTER,
     INLINE_LIMIT,
     INLINE_SECONDS,
+    LOOP_SAMPLE,
     LatencyModel,
     MicroBatchDispatcher,
 )
@@ -127,6 +128,60 @@ def test_idle_dispatcher_starts_at_once_without_a_timer():
     assert started[0] - begin < 0.02
 
 
+def _batch_sizes(requests: int, *, sizes_timed: list[int], loop_cost: float | None) -> list[int]:
+    """Sizes of the batches that ``requests`` requests, queued in one turn of the loop,
+    are run in, by a model known to take 2 ms + 0.1 ms per item (timed at
+    ``sizes_timed``) on a loop that spends ``loop_cost`` seconds per request."""
+    sizes: list[int] = []
+
+    def run(values):
+        sizes.append(len(values))
+        return values
+
+    async def main():
+        dispatcher = MicroBatchDispatcher(run, name="m", max_batch_size=64,
+                                          max_latency_ms=10_000)
+        for n in sizes_timed:
+            dispatcher.model.record(n, 0.002 + 0.0001 * n)
+        dispatcher.loop_cost = loop_cost
+        pending = [dispatcher.enqueue(i, 1) for i in range(requests)]
+        assert await asyncio.gather(*(p.future for p in pending)) == list(range(requests))
+        dispatcher.close()
+
+    asyncio.run(main())
+    return sizes
+
+
+def test_requests_of_one_loop_turn_make_one_batch():
+    assert _batch_sizes(5, sizes_timed=[], loop_cost=None) == [5]
+
+
+def test_an_idle_model_takes_half_the_queue_when_the_loop_has_more_to_do_than_its_overhead():
+    fitted = list(range(1, FIT_AFTER + 1))
+    # the loop's 8 x 0.3 ms exceed the model's 2 ms per batch: the loop answers the
+    # first half while the model runs the second
+    assert _batch_sizes(8, sizes_timed=fitted, loop_cost=0.0003) == [4, 4]
+    # a cheap loop: splitting would only add a batch's overhead
+    assert _batch_sizes(8, sizes_timed=fitted, loop_cost=0.0001) == [8]
+    # until batches of different sizes were timed, the overhead is taken as the whole
+    # batch time (2.4 ms), and the same loop no longer justifies a split
+    assert _batch_sizes(8, sizes_timed=[4] * FIT_AFTER, loop_cost=0.0003) == [8]
+    assert _batch_sizes(8, sizes_timed=fitted[:-1], loop_cost=0.0003) == [8]  # too few
+
+
+def test_the_loop_cost_per_request_is_measured_on_the_loop_thread():
+    async def main():
+        dispatcher = MicroBatchDispatcher(lambda values: values, name="m",
+                                          max_batch_size=8, max_latency_ms=1000)
+        for i in range(LOOP_SAMPLE * 3):
+            assert await dispatcher.submit(i, 1) == i
+        dispatcher.close()
+        return dispatcher.loop_cost
+
+    cost = asyncio.run(main())
+    assert cost is not None and 0 < cost < 0.05
+
+
 def _threads_of(calls: list[float]) -> list[str]:
     """Run one request at a time through a dispatcher whose model sleeps ``calls[i]``
     seconds on call i; where each call ran: 'loop' or 'model thread'."""
@@ -150,16 +205,16 @@ def _threads_of(calls: list[float]) -> list[str]:
 
 
 def test_a_short_batch_runs_on_the_loop_once_its_time_is_known():
-    where = _threads_of([0.0] * (INLINE_AFTER + 4))
-    assert where == ["model thread"] * INLINE_AFTER + ["loop"] * 4
+    where = _threads_of([0.0] * (FIT_AFTER + 4))
+    assert where == ["model thread"] * FIT_AFTER + ["loop"] * 4
 
 
 def test_a_batch_longer_than_the_inline_bound_stays_on_the_model_thread():
-    assert set(_threads_of([INLINE_SECONDS * 3] * (INLINE_AFTER + 4))) == {"model thread"}
+    assert set(_threads_of([INLINE_SECONDS * 3] * (FIT_AFTER + 4))) == {"model thread"}
 
 
 def test_a_surprisingly_long_batch_on_the_loop_sends_later_ones_to_the_thread():
-    n = INLINE_AFTER
+    n = FIT_AFTER
     calls = [0.0] * (n + 2) + [INLINE_LIMIT * 2] + [0.0] * 4
     where = _threads_of(calls)
     assert where[n:n + 3] == ["loop"] * 3  # the third of them takes too long ...

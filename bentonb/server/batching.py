@@ -1,15 +1,20 @@
 """Adaptive micro-batching: one dispatcher per batch API.
 
 The dispatcher keeps a FIFO queue of requests, each with its item count. It
-never waits on a timer: an idle model takes the next request at once, and
-while a batch runs the queue fills, so the next batch leaves the moment the
-model is free, with up to ``max_batch_size`` items. It learns the model's
-batch time as T(n) = a*n + b and refuses at once (503) a request that could
-not finish within ``max_latency``, instead of letting latency grow. When the
-API function raises on a batch, the batch is bisected so that only the
-failing request(s) get the error. A queued request whose caller is cancelled
-(the client went away, the request timed out) leaves the queue unseen by the
-model.
+never waits on a timer: an idle model takes the requests that arrived in the
+same turn of the event loop, and while a batch runs the queue fills, so the
+next batch leaves the moment the model is free, with up to ``max_batch_size``
+items. It learns the model's batch time as T(n) = a*n + b and refuses at once
+(503) a request that could not finish within ``max_latency``, instead of
+letting latency grow. When the API function raises on a batch, the batch is
+bisected so that only the failing request(s) get the error. A queued request
+whose caller is cancelled (the client went away, the request timed out) leaves
+the queue unseen by the model.
+
+An idle model given many requests at once may take only half of them (see
+:meth:`MicroBatchDispatcher._halves`): the loop then answers the first half
+while the model runs the second, instead of the loop waiting on the model and
+the model on the loop in turn.
 
 All queue state lives on the event loop's thread. A batch runs on the
 dispatcher's own worker thread, except one the fitted T(n) says takes at most
@@ -40,8 +45,11 @@ from bentonb.server.logs import log_call
 MetricsHook = Callable[[str, float], None]
 #: A batch the model is known to finish within this many seconds runs on the loop.
 INLINE_SECONDS = 0.001
-#: Batches timed before the fitted T(n) is trusted to say so.
-INLINE_AFTER = 8
+#: Batches timed before the fitted T(n) is trusted (to run a batch on the loop, to
+#: split the queue).
+FIT_AFTER = 8
+#: Requests over which the loop thread's CPU time per request is measured.
+LOOP_SAMPLE = 16
 #: A batch run on the loop that takes longer than this sends every later batch of
 #: its API to the model thread: the loop is never held up twice by a surprise.
 INLINE_LIMIT = 0.02
@@ -93,6 +101,11 @@ class MicroBatchDispatcher:
         self._queued_items = 0
         self._busy_until: float | None = None  # estimated end of the running batch
         self.inline = True  # short batches may run on the loop (see INLINE_SECONDS)
+        self._dispatch_due = False  # a dispatch waits for the end of this loop turn
+        #: The loop thread's CPU seconds per request (all its work: parsing, answering).
+        self.loop_cost: float | None = None
+        self._loop_mark: float | None = None  # the loop thread's CPU time when last read
+        self._arrivals = 0  # requests since then
 
     @property
     def queued_items(self) -> int:
@@ -120,7 +133,7 @@ class MicroBatchDispatcher:
         :class:`Overloaded` at once when it cannot be answered within ``max_latency``.
         Whoever cancels the future calls :meth:`forget`."""
         now = time.monotonic()
-        busy = self._busy_until is not None
+        busy = self._busy_until is not None or bool(self._queue)  # someone is ahead
         if busy and self._queued_items + count > self.max_queue_items:
             self._reject()
             raise Overloaded(f"API '{self.name}' queue is full ({self._queued_items} items "
@@ -136,9 +149,16 @@ class MicroBatchDispatcher:
         pending = Pending(value, count, future, now + self.max_latency, request_id)
         self._queue.append(pending)
         self._queued_items += count
+        self._arrivals += 1
         self._metrics("queue", self._queued_items)
-        self._dispatch()
+        if not self._dispatch_due:  # the loop's other ready requests join this batch
+            self._dispatch_due = True
+            future.get_loop().call_soon(self._dispatch_idle)
         return pending
+
+    def _dispatch_idle(self) -> None:
+        self._dispatch_due = False
+        self._dispatch(split=True)
 
     def forget(self, pending: Pending) -> None:
         """Drop a request whose caller went away (the client left, the request timed
@@ -151,15 +171,36 @@ class MicroBatchDispatcher:
     def _reject(self) -> None:
         self._metrics("rejected", 1)
 
-    def _dispatch(self) -> None:
+    def _halves(self) -> bool:
+        """Whether an idle model takes half of the queue rather than all of it.
+
+        Taken whole, the queued requests are answered together; the loop, idle while
+        the model ran, then answers them and reads the next ones while the model
+        idles. Taken in halves, the loop answers the first half while the model runs
+        the second: one batch more, costing the model's overhead b, buys overlapping
+        the loop's work on half the requests. Worth it when b is less than the loop's
+        time for the whole queue, and neither is a guess."""
+        requests = len(self._queue)
+        if requests < 2 or self.loop_cost is None or self.model.samples < FIT_AFTER:
+            return False
+        if self.inline and self.model.estimate(self._queued_items) <= INLINE_SECONDS:
+            return False  # it runs on the loop itself
+        return self.model.overhead < self.loop_cost * requests
+
+    def _dispatch(self, split: bool = False) -> None:
+        """Start the next batch when the model is free; ``split`` when the model was
+        idle (not just freed by a batch) and may take half the queue."""
         if self._busy_until is not None or not self._queue:
             return
         now = time.monotonic()
         batch: list[Pending] = []
         items = 0
+        limit = self.max_batch_size
+        if split and self._halves():
+            limit = min(limit, math.ceil(self._queued_items / 2))
         while self._queue:
             head = self._queue[0]
-            if batch and items + head.count > self.max_batch_size:
+            if batch and items + head.count > limit:
                 break
             self._queue.popleft()
             self._queued_items -= head.count
@@ -179,7 +220,7 @@ class MicroBatchDispatcher:
         estimate = self.model.estimate(items)
         self._busy_until = now + estimate
         loop = asyncio.get_running_loop()
-        if self.inline and self.model.samples >= INLINE_AFTER and estimate <= INLINE_SECONDS:
+        if self.inline and self.model.samples >= FIT_AFTER and estimate <= INLINE_SECONDS:
             self._run_here(loop, batch, items)
         else:
             self._executor.call_soon(self._run_on_thread, loop, batch, items)
@@ -253,6 +294,7 @@ class MicroBatchDispatcher:
     def _finish(self, batch: Sequence[Pending], items: int, outcomes: list[tuple[bool, Any]],
                 seconds: float | None) -> None:
         self._busy_until = None
+        self._measure_loop()
         if seconds is not None and all(ok for ok, _ in outcomes):
             self.model.record(items, seconds)
             self._metrics("batch", items)
@@ -264,6 +306,17 @@ class MicroBatchDispatcher:
             else:
                 pending.future.set_exception(value)
         self._dispatch()
+
+    def _measure_loop(self) -> None:
+        """On the loop's thread: update :attr:`loop_cost` once LOOP_SAMPLE requests
+        came since the last reading."""
+        now = time.thread_time()
+        if self._loop_mark is not None:
+            if self._arrivals < LOOP_SAMPLE:
+                return
+            cost = (now - self._loop_mark) / self._arrivals
+            self.loop_cost = cost if self.loop_cost is None else (self.loop_cost + cost) / 2
+        self._loop_mark, self._arrivals = now, 0
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

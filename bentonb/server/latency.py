@@ -16,6 +16,7 @@ class LatencyModel:
         self._samples: deque[tuple[int, float]] = deque(maxlen=window)
         self.a = 0.0
         self.b = 0.0
+        self._spread = False  # batches of more than one size were timed: b is known
 
     def record(self, n: int, seconds: float) -> None:
         self._samples.append((n, seconds))
@@ -26,6 +27,14 @@ class LatencyModel:
         """How many batch times the fit is made of (at most the window)."""
         return len(self._samples)
 
+    @property
+    def overhead(self) -> float:
+        """Seconds each batch costs whatever its size: b once batches of different
+        sizes were timed; until then the whole mean batch time (an upper bound)."""
+        if self._spread or not self._samples:
+            return self.b
+        return sum(t for _, t in self._samples) / len(self._samples)
+
     def estimate(self, n: int) -> float:
         return max(0.0, self.a * n + self.b)
 
@@ -35,6 +44,7 @@ class LatencyModel:
         per_item = sum(ts) / max(1, sum(ns))
         mean_n, mean_t = sum(ns) / len(ns), sum(ts) / len(ts)
         var = sum((n - mean_n) ** 2 for n in ns)
+        self._spread = var > 0
         if var == 0:
             self.a, self.b = per_item, 0.0
             return
