@@ -462,3 +462,56 @@ def test_public_bind_without_a_key_warns():
     assert exposure_warning(ServerConfig(host="0.0.0.0", api_key="k" * 10)) is None
     assert exposure_warning(ServerConfig(host="127.0.0.1")) is None
     assert exposure_warning(ServerConfig(host="::1")) is None
+
+
+def test_a_connection_waiting_past_the_header_timeout_is_closed_and_a_busy_one_is_not():
+    """Headers that trickle in (and an idle keep-alive) hold a connection no longer than
+    the timeout; a connection that keeps sending requests stays open well past it."""
+    import asyncio
+
+    import tornado.web
+
+    from bentonb.server.connections import DrainingHTTPServer
+
+    class Hello(tornado.web.RequestHandler):
+        def get(self):
+            self.write("hi")
+
+    async def main():
+        server = DrainingHTTPServer(tornado.web.Application([("/", Hello)]),
+                                    idle_connection_timeout=0.3)
+        [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server.add_sockets([sock])
+        port = sock.getsockname()[1]
+        request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        begin = time.monotonic()
+        slow_r, slow_w = await asyncio.open_connection("127.0.0.1", port)
+        slow_w.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends its headers
+        idle_r, idle_w = await asyncio.open_connection("127.0.0.1", port)
+        idle_w.write(request)
+        assert (await idle_r.readuntil(b"hi")).startswith(b"HTTP/1.1 200")
+        busy_r, busy_w = await asyncio.open_connection("127.0.0.1", port)
+
+        async def keep_busy():
+            answered = 0
+            while not (slow_r.at_eof() and idle_r.at_eof()):
+                busy_w.write(request)
+                assert (await busy_r.readuntil(b"hi")).startswith(b"HTTP/1.1 200")
+                answered += 1
+            return answered
+
+        busy = asyncio.ensure_future(keep_busy())
+        assert await asyncio.wait_for(slow_r.read(), 10) == b""  # closed by the server
+        assert await asyncio.wait_for(idle_r.read(), 10) == b""
+        waited = time.monotonic() - begin
+        assert await asyncio.wait_for(busy, 10) > 0
+        busy_w.write(request)  # still open, well past the timeout
+        assert (await busy_r.readuntil(b"hi")).startswith(b"HTTP/1.1 200")
+        assert waited >= 0.3
+        assert set(server.waiting) == {next(iter(server._connections))}  # the busy one
+        for writer in (slow_w, idle_w, busy_w):
+            writer.close()
+        server.stop()
+        await server.close_all_connections()
+
+    asyncio.run(main())

@@ -2,7 +2,10 @@
 
 This module owns :class:`DrainingHTTPServer`: a Tornado ``HTTPServer`` that knows
 which keep-alive connections are idle (waiting for their next request) and which
-are busy (a request received, its answer not yet written), and :func:`drain`,
+are busy (a request received, its answer not yet written), closes a connection
+that waits longer than ``idle_connection_timeout`` for a request's headers (one
+sweep for all connections, where Tornado would arm a timer per request), and
+:func:`drain`,
 the one shutdown sequence of the CLI and the in-kernel server: stop accepting,
 close idle connections at once, answer the busy ones with ``Connection: close``,
 return as soon as they are done or the grace period ends. It never imports the
@@ -12,6 +15,7 @@ handlers, notebook/ or the CLI.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from tornado import httputil
@@ -36,6 +40,7 @@ class _Watched(httputil.HTTPMessageDelegate):
 
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
         self.server.busy[self.server_conn] = self.request_conn
+        self.server.waiting.pop(self.server_conn, None)
         if self.server.draining:
             _close_after_answer(self.request_conn)
         return self.delegate.headers_received(start_line, headers)
@@ -59,18 +64,51 @@ class DrainingHTTPServer(HTTPServer):
         self.busy: dict[HTTP1ServerConnection, HTTP1Connection] = {}
         self.draining = False
         self._done: asyncio.Event | None = None
+        # Tornado bounds the wait for each request's headers with a timer of its own
+        # (a timeout, a future and a callback per request); :meth:`_sweep` bounds it
+        # for every connection at once, by the same limit.
+        self.header_timeout: float = self.conn_params.header_timeout or 3600
+        self.conn_params.header_timeout = None
+        #: Connections waiting for a request's headers, with the time they began to.
+        self.waiting: dict[HTTP1ServerConnection, float] = {}
+        self._sweep_due: asyncio.TimerHandle | None = None
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection
                       ) -> httputil.HTTPMessageDelegate:
         # Tornado asks for a delegate when a connection waits for its next request:
         # the previous request on it, if any, has been answered.
         self._idle(server_conn)
+        now = time.monotonic()
+        self.waiting[server_conn] = now
+        if self._sweep_due is None:
+            self._sweep_at(now + self.header_timeout)
         delegate = super().start_request(server_conn, request_conn)
         return _Watched(delegate, self, server_conn, request_conn)
 
     def on_close(self, server_conn: object) -> None:
         super().on_close(server_conn)
+        self.waiting.pop(server_conn, None)
         self._idle(server_conn)
+
+    def _sweep_at(self, when: float) -> None:
+        self._sweep_due = asyncio.get_running_loop().call_later(
+            max(0.0, when - time.monotonic()), self._sweep)
+
+    def _sweep(self) -> None:
+        """Close every connection that waited ``header_timeout`` for a request's
+        headers (an idle keep-alive, or headers that trickle in); come back when the
+        oldest of the others would reach it, and not at all while none waits."""
+        self._sweep_due = None
+        now = time.monotonic()
+        oldest = None
+        for server_conn, since in list(self.waiting.items()):
+            if now - since >= self.header_timeout:
+                del self.waiting[server_conn]
+                server_conn.stream.close()
+            elif oldest is None or since < oldest:
+                oldest = since
+        if oldest is not None:
+            self._sweep_at(max(oldest + self.header_timeout, now + self.header_timeout / 8))
 
     def _idle(self, server_conn: Any) -> None:
         self.busy.pop(server_conn, None)
