@@ -22,6 +22,7 @@ from bentonb.adapters import (
     NumpyInput,
     StringInput,
 )
+from bentonb.adapters.base import schema_difference
 from bentonb.errors import BadInput, InvalidArgument, OutputError, UnsupportedMediaType
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
@@ -84,6 +85,33 @@ def test_dataframe_input_columns_name_reorder_and_check():
     assert list(named.columns) == COLS
     with pytest.raises(BadInput, match="rows have 2 values but 4 columns"):
         DataframeInput(columns=COLS).from_http(json_request([[1, 2]]))
+
+
+@pytest.mark.parametrize("failed,why", [
+    (b'[{"a": 1.5, "b": "x"}]', None),  # the same kinds: not the client's mistake
+    (b'[{"a": 1.5}]', "missing column(s) 'b'"),
+    (b'[{"a": 1.5, "b": "x", "c": 2}]', "has column(s) 'c' that other requests"),
+    (b'[{"a": "wide", "b": "x"}]', "column 'a' holds text values where other requests "
+                                   "to this API send number"),
+    (b'[{"a": null, "b": "x"}]', "column 'a' has null cells where other requests to "
+                                 "this API send number values"),
+    (b'[{"a": 1.5, "b": "x"}, {"a": null, "b": "y"}]', "column 'a' has null cells"),
+    (b'[{"a": true, "b": null}]', "column 'a' holds bool values"),
+])
+def test_dataframe_schema_difference_names_the_clients_mistake(failed, why):
+    adapter = DataframeInput()
+
+    def schema(body):
+        return adapter.schema(adapter.parse_http(json_request(json.loads(body))))
+
+    difference = schema_difference(schema(failed), schema(b'[{"a": 2, "b": "y"}]'))
+    assert difference == why if why is None else why in difference
+    # a column the request that worked left null says nothing of its kind
+    assert schema_difference(schema(b'[{"a": "x", "b": "y"}]'),
+                             schema(b'[{"a": null, "b": "y"}]')) is None
+    # nulls the request that worked also had are not the difference
+    assert schema_difference(schema(b'[{"a": null, "b": "y"}]'),
+                             schema(b'[{"a": 1, "b": "y"}, {"a": null, "b": "z"}]')) is None
 
 
 def test_dataframe_input_dtype():

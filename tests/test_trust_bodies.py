@@ -570,6 +570,11 @@ def test_a_bad_request_in_an_undeclared_dataframe_batch_fails_alone_with_400(
     # Later, alone in its batch, the same mistake is still a 400, not the model's 500.
     alone = post(missing_column)
     assert alone.status_code == 400 and "missing column(s) 'petal_width'" in alone.text
+    extra = post([dict(zip(IRIS_COLUMNS, [5.1, 3.5, 1.4, 0.2]), colour="blue")])
+    assert extra.status_code == 400 and "has column(s) 'colour' that other" in extra.text
+    null = post([dict(zip(IRIS_COLUMNS, [5.1, None, 1.4, 0.2]))])
+    assert null.status_code == 400, null.text
+    assert "column 'sepal_width' has null cells where other requests" in null.text
     metrics = requests.get(f"{server.url}/metrics", timeout=10).text
-    assert 'bentonb_requests_total{api="predict",status="400"} 3.0' in metrics
+    assert 'bentonb_requests_total{api="predict",status="400"} 5.0' in metrics
     assert 'bentonb_requests_total{api="predict",status="500"}' not in metrics

@@ -152,15 +152,29 @@ class BaseOutputAdapter:
 
 
 def schema_difference(failed: dict[str, str], good: dict[str, str]) -> str | None:
-    """How a failing request's table differs from one that worked, or None."""
+    """How a failing request's table differs from one that worked, or None. Kinds are
+    "number", "bool", "text", each maybe followed by " or null" (some cells are
+    null), or "null" (every cell is)."""
     missing = [c for c in good if c not in failed]
     if missing:
         return (f"the input is missing column(s) {', '.join(map(repr, missing))} that other "
                 "requests to this API send")
+    extra = [c for c in failed if c not in good]
+    if extra:
+        return (f"the input has column(s) {', '.join(map(repr, extra))} that other "
+                "requests to this API do not send")
     for column, kind in failed.items():
-        if column in good and kind != good[column] and "null" not in (kind, good[column]):
-            return (f"column {column!r} holds {kind} values where other requests to this API "
-                    f"send {good[column]}")
+        expected = good[column]
+        if expected == "null":
+            continue  # the request that worked says nothing of this column's values
+        sent, wanted = kind.removesuffix(" or null"), expected.removesuffix(" or null")
+        if sent not in ("null", wanted):
+            return (f"column {column!r} holds {sent} values where other requests to this "
+                    f"API send {wanted}")
+        if kind != sent or sent == "null":  # null cells
+            if expected == wanted:
+                return (f"column {column!r} has null cells where other requests to this "
+                        f"API send {wanted} values")
     return None
 
 

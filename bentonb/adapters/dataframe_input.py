@@ -115,14 +115,21 @@ class DataframeInput(BaseInputAdapter):
         frame = self.merge([value])
         kinds = {}
         for column, dtype in frame.dtypes.items():
-            if frame[column].isna().all():
+            nulls = frame[column].isna()
+            if nulls.all():
                 kinds[str(column)] = "null"
-            elif types.is_bool_dtype(dtype):
-                kinds[str(column)] = "bool"
-            elif types.is_numeric_dtype(dtype):
-                kinds[str(column)] = "number"
+                continue
+            mixed = types.is_object_dtype(dtype)  # nulls among bools, say
+            cells = list(frame[column][~nulls]) if mixed else []
+            if types.is_bool_dtype(dtype) or (mixed and all(
+                    isinstance(c, bool) for c in cells)):
+                kind = "bool"
+            elif types.is_numeric_dtype(dtype) or (mixed and all(
+                    isinstance(c, (int, float)) for c in cells)):
+                kind = "number"
             else:
-                kinds[str(column)] = "text"
+                kind = "text"
+            kinds[str(column)] = kind + (" or null" if nulls.any() else "")
         return kinds
 
     @staticmethod
