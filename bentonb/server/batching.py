@@ -309,7 +309,8 @@ class MicroBatchDispatcher:
 
     def _measure_loop(self) -> None:
         """On the loop's thread: update :attr:`loop_cost` once LOOP_SAMPLE requests
-        came since the last reading."""
+        came since the last reading. All of the loop's work counts, other APIs'
+        included: with several busy APIs it errs towards taking halves."""
         now = time.thread_time()
         if self._loop_mark is not None:
             if self._arrivals < LOOP_SAMPLE:

@@ -2,14 +2,13 @@
 
 This module owns :class:`DrainingHTTPServer`: a Tornado ``HTTPServer`` that knows
 which keep-alive connections are idle (waiting for their next request) and which
-are busy (a request received, its answer not yet written), closes a connection
-that waits longer than ``idle_connection_timeout`` for a request's headers (one
-sweep for all connections, where Tornado would arm a timer per request), and
-:func:`drain`,
-the one shutdown sequence of the CLI and the in-kernel server: stop accepting,
-close idle connections at once, answer the busy ones with ``Connection: close``,
-return as soon as they are done or the grace period ends. It never imports the
-handlers, notebook/ or the CLI.
+are busy (a request received, its answer not yet written), and that closes a
+connection waiting longer than ``idle_connection_timeout`` for a request's
+headers (one sweep for all connections, where Tornado would arm a timer per
+request); and :func:`drain`, the one shutdown sequence of the CLI and the
+in-kernel server: stop accepting, close idle connections at once, answer the busy
+ones with ``Connection: close``, return as soon as they are done or the grace
+period ends. It never imports the handlers, notebook/ or the CLI.
 """
 
 from __future__ import annotations
