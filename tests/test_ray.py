@@ -27,7 +27,7 @@ BATCH_IRIS = '''
 import pandas as pd
 
 import bentonb
-from bentonb.adapters import DataframeInput
+from bentonb.adapters import DataframeInput, JsonInput
 from bentonb.artifact import SklearnModelArtifact
 
 
@@ -39,6 +39,12 @@ class RayIris(bentonb.BentoService):
     @bentonb.api(input=DataframeInput(), batch=True)
     def predict(self, df: pd.DataFrame):
         return self.artifacts.model.predict(df)
+
+    @bentonb.api(input=JsonInput())
+    def words(self, body):
+        """One item per word, streamed."""
+        for word in body["text"].split():
+            yield {"word": word}
 '''
 
 
@@ -169,6 +175,26 @@ def test_errors_and_openapi_are_those_of_bentonb_serve(iris_app, bundle, serve):
                          headers={**auth(), "X-Request-Id": "my-id-42"})
     assert mine.json()["request_id"] == "my-id-42"
     assert mine.headers["X-Request-Id"] == "my-id-42"
+
+
+def test_a_streaming_api_streams_through_ray_as_through_bentonb_serve(iris_app, bundle,
+                                                                      serve):
+    from bentonb.bundle import load_bundle
+
+    direct = serve(load_bundle(bundle), api_key=KEY).url
+    text = " ".join(f"w{i}" for i in range(200))
+    answers = []
+    for url in (iris_app, direct):
+        with requests.post(f"{url}/words", json={"text": text}, headers=auth(),
+                           stream=True, timeout=30) as r:
+            assert r.status_code == 200
+            parts = [chunk for chunk in r.iter_content(None) if chunk]
+            answers.append((r.headers["Content-Type"], r.headers.get("Content-Length"),
+                            b"".join(parts)))
+    on_ray, served = answers
+    assert on_ray == served
+    assert on_ray[1] is None  # sent in chunks as it was written, not as one body
+    assert on_ray[2].count(b'"word"') == 200 and b'"w199"' in on_ray[2]
 
 
 def test_api_key_is_enforced(iris_app):

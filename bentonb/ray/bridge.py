@@ -23,7 +23,6 @@ from tornado import httputil
 # Headers the ASGI server in front writes itself (length, framing, date, name).
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date",
                           "server"})
-_END = object()
 
 
 class _Context:
@@ -49,31 +48,40 @@ class ResponseConnection(httputil.HTTPConnection):
         self.context = _Context(remote_ip, protocol)
         self.start_line: httputil.ResponseStartLine | None = None
         self.headers: httputil.HTTPHeaders | None = None
-        self.chunks: asyncio.Queue = asyncio.Queue()
-        self.headers_written = asyncio.Event()
+        self.chunks: list[bytes] = []  # written and not yet taken
         self.finished = False
+        self._wake: asyncio.Future | None = None  # resolved by the next write or the end
         self._close_callback: Any = None
 
     def set_close_callback(self, callback: Any) -> None:
         self._close_callback = callback
 
+    def _written(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    async def wait(self) -> None:
+        """Until something more is written (headers, a chunk, the end)."""
+        self._wake = asyncio.get_running_loop().create_future()
+        await self._wake
+
     def write_headers(self, start_line: Any, headers: httputil.HTTPHeaders,
                       chunk: bytes | None = None) -> asyncio.Future:
         self.start_line, self.headers = start_line, headers
         if chunk:
-            self.chunks.put_nowait(chunk)
-        self.headers_written.set()
+            self.chunks.append(chunk)
+        self._written()
         return _done()
 
     def write(self, chunk: bytes) -> asyncio.Future:
         if chunk:
-            self.chunks.put_nowait(chunk)
+            self.chunks.append(chunk)
+            self._written()
         return _done()
 
     def finish(self) -> None:
         self.finished = True
-        self.chunks.put_nowait(_END)
-        self.headers_written.set()
+        self._written()
 
     def client_gone(self) -> None:
         """Run the handler's close callback once: queued work is dropped."""
@@ -106,8 +114,14 @@ def _response_headers(conn: ResponseConnection, request: Request) -> list[tuple[
 
 async def _stream(conn: ResponseConnection) -> AsyncIterator[bytes]:
     try:
-        while (chunk := await conn.chunks.get()) is not _END:
-            yield chunk
+        while True:
+            chunks, conn.chunks = conn.chunks, []
+            for chunk in chunks:
+                yield chunk
+            if conn.finished and not conn.chunks:
+                return
+            if not conn.chunks:
+                await conn.wait()
     except asyncio.CancelledError:
         conn.client_gone()
         raise
@@ -120,7 +134,8 @@ async def answer(app: tornado.web.Application, request: Request) -> Response:
     request cancelled because its client went away reaches the handler as a closed
     connection."""
     client = request.client
-    conn = ResponseConnection(client.host if client else None, request.url.scheme)
+    conn = ResponseConnection(client.host if client else None,
+                              request.scope.get("scheme", "http"))
     headers = httputil.HTTPHeaders()
     for name, value in request.headers.raw:
         headers.add(name.decode("latin-1"), value.decode("latin-1"))
@@ -140,7 +155,8 @@ async def answer(app: tornado.web.Application, request: Request) -> Response:
                     await waiting
         if not conn.finished:
             delegate.finish()
-        await conn.headers_written.wait()
+        while conn.start_line is None and not conn.finished:
+            await conn.wait()
     except asyncio.CancelledError:
         conn.client_gone()
         raise
@@ -148,10 +164,7 @@ async def answer(app: tornado.web.Application, request: Request) -> Response:
     if not conn.finished:
         response: Response = StreamingResponse(_stream(conn), status_code=status)
     else:
-        parts = []
-        while (chunk := conn.chunks.get_nowait()) is not _END:
-            parts.append(chunk)
-        response = Response(b"".join(parts), status_code=status)
-    for name, value in _response_headers(conn, request):
-        response.headers.append(name, value)
+        response = Response(b"".join(conn.chunks), status_code=status)
+    response.raw_headers.extend((name.lower().encode("latin-1"), value.encode("latin-1"))
+                                for name, value in _response_headers(conn, request))
     return response
