@@ -118,9 +118,9 @@ async def _stream(conn: ResponseConnection) -> AsyncIterator[bytes]:
             chunks, conn.chunks = conn.chunks, []
             for chunk in chunks:
                 yield chunk
-            if conn.finished and not conn.chunks:
-                return
-            if not conn.chunks:
+            if not conn.chunks:  # nothing written while those were sent
+                if conn.finished:
+                    return
                 await conn.wait()
     except asyncio.CancelledError:
         conn.client_gone()
