@@ -41,7 +41,7 @@ def synthetic_ceiling() -> tuple[float, int]:
     return best_rate(workloads.synthetic_model, lambda n: [1.0] * n, [1, 100, 1000])
 
 
-def cifar_ceiling() -> tuple[float, int]:
+def cifar_ceiling(seconds: float = 4.0) -> tuple[float, int]:
     import torch
     from PIL import Image
 
@@ -52,7 +52,7 @@ def cifar_ceiling() -> tuple[float, int]:
         with torch.no_grad():
             net(workloads.cifar_batch(images)).argmax(dim=1)
 
-    return best_rate(call, lambda n: [image] * n, [1, 8, 32, 64], seconds=4.0)
+    return best_rate(call, lambda n: [image] * n, [1, 8, 32, 64], seconds=seconds)
 
 
 CEILINGS = {"iris": iris_ceiling, "synthetic": synthetic_ceiling,

@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import ceilings as ceiling  # noqa: E402
 import footprint as footprints  # noqa: E402
+import paired  # noqa: E402
 import sweep  # noqa: E402
 import sweep_report as report  # noqa: E402
 import targets  # noqa: E402
@@ -54,11 +55,11 @@ FULL = {"scenarios": "iris,cifar,synthetic,synthetic16", "targets": "sweep",
         "concurrency": "1,4,16,64,256", "duration": 5.0, "warmup": 2.0, "runs": 3,
         "open_loop": True, "install": True,
         "footprint": True, "cold_starts": 5, "memory_requests": "1000,100000",
-        "import_runs": 15, "plots": str(HERE.parent / "docs" / "img"), "output": "serving_sweep"}
+        "import_runs": 15, "pairs": 5, "plots": str(HERE.parent / "docs" / "img"), "output": "serving_sweep"}
 QUICK = {**FULL, "plots": str(HERE / "results" / "img"), "output": "serving_sweep_quick",
          "scenarios": "iris", "targets": "quick", "concurrency": "1,64", "duration": 2.0,
          "warmup": 1.0, "runs": 1, "open_loop": False, "install": False, "cold_starts": 3,
-         "memory_requests": "1000,5000", "import_runs": 5}
+         "memory_requests": "1000,5000", "import_runs": 5, "pairs": 0}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cold-starts", type=int)
     p.add_argument("--memory-requests", help="RSS read after N1 and after N2 requests")
     p.add_argument("--import-runs", type=int)
+    p.add_argument("--pairs", type=int, help="alternating runs of bentonb and the echo (iris) "
+                   "and of bentonb and the model in-process (CIFAR), for the goal ratios; "
+                   "0 for none (default 5; quick 0)")
     p.add_argument("--plots", help="folder for the PNG plots, '' for none (default docs/img; "
                                     "quick: bench/results/img)")
     p.add_argument("--output", help="name of the .md/.json in bench/results (default "
@@ -116,7 +120,7 @@ def run_serving(args: argparse.Namespace) -> int:
     plan = sweep.Plan(args.connections, args.duration, args.warmup, args.runs, args.open_loop,
                       args.install)
     chosen = scenarios()
-    results, ceilings, fit, footprint = [], {}, None, None
+    results, ceilings, fit, footprint, pairs = [], {}, None, None, []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         os.environ["BENTONB_HOME"] = str(workdir / "store")
@@ -136,6 +140,8 @@ def run_serving(args: argparse.Namespace) -> int:
                                                  points))
                     if results[-1].note:
                         print(f"   {results[-1].note}", flush=True)
+        if args.pairs:
+            pairs = paired.measure(chosen, bundles, workdir, args.pairs, args.duration)
         if args.footprint:
             iris = chosen["iris"]
             bundle = bundles.get("iris") or Path(iris.make_service().save())
@@ -152,6 +158,8 @@ def run_serving(args: argparse.Namespace) -> int:
             text += [f"\n### {name}\n", report.sweep_table(results, name, args.connections)]
     text += [f"\n### c={sweep.REFERENCE_C}\n", report.reference_table(results, ceilings),
              "", report.ratio_table(ratio_rows)]
+    if pairs:
+        text += ["", paired.table(pairs)]
     if footprint:
         text += ["", report.footprint_table(footprint)]
     elapsed = time.monotonic() - began
@@ -162,7 +170,7 @@ def run_serving(args: argparse.Namespace) -> int:
     (out / f"{args.output}.md").write_text("\n".join(text) + "\n")
     settings = {k: v for k, v in vars(args).items() if k != "bare_tornado"}
     report.write_json(out / f"{args.output}.json", results, ceilings, fit, ratio_rows, footprint,
-                      {**settings, "wall_s": elapsed})
+                      {**settings, "wall_s": elapsed}, pairs)
     if args.plots:
         for name in args.scenario_names:
             for path in report.plot(results, name, Path(args.plots)):

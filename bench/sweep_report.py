@@ -133,6 +133,10 @@ def footprint_table(f: Footprint) -> str:
         f"{len(f.cold_start_s)}: {starts} s) | {f.cold_start_median_s:.2f} s |",
         f"| `import bentonb` (median wall, fresh interpreter) | {f.import_ms:.0f} ms |",
         f"| `python -c pass` (same) | {f.bare_python_ms:.0f} ms |",
+        f"| `import sklearn.svm` (same; what loading the iris model imports) | "
+        f"{f.framework_import_ms:.0f} ms |",
+        f"| cold start less `import sklearn.svm` | "
+        f"{f.cold_start_median_s * 1000 - f.framework_import_ms:.0f} ms |",
         f"| RSS after {f.requests_first:,} requests | {f.rss_first_kb / 1024:.1f} MB |",
         f"| RSS after {f.requests_last:,} requests | {f.rss_last_kb / 1024:.1f} MB |",
         f"| RSS ratio (after {f.requests_last:,} / after {f.requests_first:,}) | "
@@ -180,7 +184,8 @@ def results_from_json(path: Path) -> list[Result]:
 
 
 def write_json(path: Path, results: list[Result], ceilings: dict, fit: LinearCost | None,
-               ratio_rows: list[dict], footprint: Footprint | None, settings: dict) -> None:
+               ratio_rows: list[dict], footprint: Footprint | None, settings: dict,
+               pairs: list | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "settings": settings, "cpus": os.cpu_count(),
@@ -191,4 +196,6 @@ def write_json(path: Path, results: list[Result], ceilings: dict, fit: LinearCos
         "ratios": ratio_rows,
         "footprint": {**asdict(footprint), "cold_start_median_s": footprint.cold_start_median_s,
                       "rss_ratio": footprint.rss_ratio} if footprint else None,
+        "alternating_pairs": [{**asdict(p), "ratios": p.ratios, "median": p.median}
+                              for p in pairs or []],
     }, indent=2))
