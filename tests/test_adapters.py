@@ -92,7 +92,7 @@ def test_dataframe_input_columns_name_reorder_and_check():
     (b'[{"a": 1.5}]', "missing column(s) 'b'"),
     (b'[{"a": 1.5, "b": "x", "c": 2}]', "has column(s) 'c' that other requests"),
     (b'[{"a": "wide", "b": "x"}]', "column 'a' holds text values where other requests "
-                                   "to this API send number"),
+                                   "to this API send number values"),
     (b'[{"a": null, "b": "x"}]', "column 'a' has null cells where other requests to "
                                  "this API send number values"),
     (b'[{"a": 1.5, "b": "x"}, {"a": null, "b": "y"}]', "column 'a' has null cells"),

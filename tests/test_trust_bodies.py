@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import struct
 import threading
@@ -528,7 +529,7 @@ class GatedBareIris(bentonb.BentoService):
 
 
 def test_a_bad_request_in_an_undeclared_dataframe_batch_fails_alone_with_400(
-        serve, iris_model, iris_data):
+        serve, iris_model, iris_data, caplog):
     X, _ = iris_data
     svc = GatedBareIris()
     svc.model, svc.batches = iris_model, []
@@ -562,14 +563,22 @@ def test_a_bad_request_in_an_undeclared_dataframe_batch_fails_alone_with_400(
     first, second = (f.result() for f in bad)
     assert first.status_code == 400, first.text
     assert "column 'sepal_width' holds text values where other requests to this API " \
-           "send number" in first.json()["error"]
+           "send number values" in first.json()["error"]
     assert second.status_code == 400, second.text
     assert "missing column(s) 'petal_width'" in second.json()["error"]
     # The bad requests did share the batch (then were isolated by bisection).
     assert svc.batches[:2] == [2, rows]
-    # Later, alone in its batch, the same mistake is still a 400, not the model's 500.
-    alone = post(missing_column)
+    # Later, alone in its batch, the same mistake is still a 400, not the model's 500:
+    # logged as one warning line naming what the API raised, with no traceback.
+    with caplog.at_level(logging.INFO, logger="bentonb.prediction"):
+        alone = post(missing_column)
     assert alone.status_code == 400 and "missing column(s) 'petal_width'" in alone.text
+    rid = alone.json()["request_id"]
+    refused = [r for r in caplog.records if rid in r.getMessage()]
+    assert [(r.levelname, r.exc_info) for r in refused] == [("WARNING", None)]
+    assert f"predict refused request {rid} (400): API 'predict' cannot use this request: " \
+           "the input is missing column(s) 'petal_width'" in refused[0].getMessage()
+    assert "(the API raised ValueError: X has 3 features" in refused[0].getMessage()
     extra = post([dict(zip(IRIS_COLUMNS, [5.1, 3.5, 1.4, 0.2]), colour="blue")])
     assert extra.status_code == 400 and "has column(s) 'colour' that other" in extra.text
     null = post([dict(zip(IRIS_COLUMNS, [5.1, None, 1.4, 0.2]))])

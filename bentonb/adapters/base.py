@@ -170,7 +170,7 @@ def schema_difference(failed: dict[str, str], good: dict[str, str]) -> str | Non
         sent, wanted = kind.removesuffix(" or null"), expected.removesuffix(" or null")
         if sent not in ("null", wanted):
             return (f"column {column!r} holds {sent} values where other requests to this "
-                    f"API send {wanted}")
+                    f"API send {wanted} values")
         nulls, had_nulls = kind == "null" or kind != sent, expected != wanted
         if nulls and not had_nulls:
             return (f"column {column!r} has null cells where other requests to this API "

@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from bentonb.errors import BentonbError
+
 ACCESS = logging.getLogger("bentonb.access")
 PREDICTION = logging.getLogger("bentonb.prediction")
 SERVER = logging.getLogger("bentonb.server")
@@ -146,11 +148,20 @@ def stop_logging() -> None:
 
 def log_call(api: str, request_ids: Sequence[str | None], items: int, seconds: float,
              outcomes: Sequence[tuple[bool, Any]]) -> None:
-    """One prediction-log line per model call; one error line per failed request."""
+    """One prediction-log line per model call; one line per failed request: an error
+    with its traceback when the server failed, a one-line warning when the request was
+    refused as the client's mistake (a 4xx: no traceback for a client to flood the
+    log with)."""
     failed = [(rid, err) for rid, (ok, err) in zip(request_ids, outcomes) if not ok]
     for rid, err in failed:
-        PREDICTION.error("%s failed for request %s", api, rid, exc_info=err,
-                         extra={"api": api, "request_id": rid})
+        extra = {"api": api, "request_id": rid}
+        if isinstance(err, BentonbError) and err.status_code < 500:
+            cause = err.__cause__
+            PREDICTION.warning("%s refused request %s (%d): %s%s", api, rid, err.status_code,
+                               err, f" (the API raised {type(cause).__name__}: {cause})"
+                               if cause is not None else "", extra=extra)
+        else:
+            PREDICTION.error("%s failed for request %s", api, rid, exc_info=err, extra=extra)
         err.__bentonb_logged__ = True
     if PREDICTION.isEnabledFor(logging.INFO):
         _defer(PREDICTION, "%s %d item(s) in %d request(s) %.1fms",
