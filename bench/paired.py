@@ -6,7 +6,8 @@ different times carries that drift. Here both sides are measured in turn, the
 order swapped every pair, and the ratio is taken within each pair: the report
 gives the median ratio and the range.
 
-- iris, c=64: bentonb's req/s over the bare Tornado echo's (both servers up);
+- iris, c=64: bentonb's req/s over the bare Tornado echo's (both servers up), and
+  the echo's server CPU per request over bentonb's in the same runs;
 - iris, c=1: bentonb's p50 over the echo's, and the model's own call (a one-row
   DataFrame built and ``SVC.predict``, timed in-process as the server makes it
   between requests) over the echo's p50: the part of the wait that is the model's;
@@ -47,7 +48,8 @@ class Pairs:
         return statistics.median(self.ratios) if self.ratios else None
 
 
-def alternate(pairs: int, a: Callable[[], float], b: Callable[[], float]) -> list[tuple[float, float]]:
+def alternate(pairs: int, a: Callable[[], float],
+              b: Callable[[], float]) -> list[tuple[float, float]]:
     """``pairs`` measures of a and b in turn, b first in every other pair."""
     taken = []
     for number in range(pairs):
@@ -62,7 +64,8 @@ def alternate(pairs: int, a: Callable[[], float], b: Callable[[], float]) -> lis
 
 def model_call_ms(repeats: int = 500) -> float:
     """Median ms of the iris API's own work on one row in a tight loop (warm caches: a
-    lower bound of its share in a server): the one-row frame built and ``SVC.predict``."""
+    lower bound of its share in a server): the one-row frame built from an array, as
+    the server builds it, and the API's ``predict(df.to_numpy())``."""
     import numpy as np
     import pandas as pd
     import workloads
@@ -72,7 +75,7 @@ def model_call_ms(repeats: int = 500) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model.predict(pd.DataFrame(np.array(row, dtype=float)))
+        model.predict(pd.DataFrame(np.array(row, dtype=float)).to_numpy())
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
 
@@ -94,6 +97,10 @@ def _iris(scenario: Scenario, bundle: Path, workdir: Path, pairs: int,
     p50 = Pairs("iris, c=1, p50", "ms", "bentonb (batching)", "tornado echo")
     model = Pairs("iris, c=1: the model's own call / the echo's p50", "ms",
                   "one-row frame + SVC.predict in-process (tight loop)", "tornado echo")
+    # Server CPU per answered request in the same c=64 runs: barely moved by the load
+    # generator's share of the cores, unlike req/s. Given echo / bentonb, as req/s is.
+    cpu = Pairs("iris, c=64, server CPU per request", "µs", "tornado echo",
+                "bentonb (batching)")
     servers = []
     try:
         for target in ("bentonb (batching)", "tornado echo"):
@@ -102,19 +109,30 @@ def _iris(scenario: Scenario, bundle: Path, workdir: Path, pairs: int,
         for server in servers:
             load.wrk(server.url, scenario.body(server.body_kind), 2, 64, workdir)
 
+        cpu_us: dict[int, list[float]] = {id(ours): [], id(echo): []}
+
         def run(server: targets.Server, connections: int, key: str) -> Callable[[], float]:
             body = scenario.body(server.body_kind)
-            return lambda: load.wrk(server.url, body, seconds, connections, workdir)[key]
+
+            def once() -> float:
+                used = server.cpu_seconds()
+                answer = load.wrk(server.url, body, seconds, connections, workdir)
+                if connections == 64 and answer["requests"]:
+                    cpu_us[id(server)].append((server.cpu_seconds() - used)
+                                              / answer["requests"] * 1e6)
+                return answer[key]
+            return once
 
         rps.pairs = alternate(pairs, run(ours, 64, "rps"), run(echo, 64, "rps"))
+        cpu.pairs = list(zip(cpu_us[id(echo)], cpu_us[id(ours)]))
         p50.pairs = alternate(pairs, run(ours, 1, "p50"), run(echo, 1, "p50"))
         model.pairs = [(model_call_ms(), echo_p50) for _, echo_p50 in p50.pairs]
     except (targets.Unavailable, OSError) as exc:
-        rps.note = p50.note = model.note = str(exc)
+        rps.note = p50.note = model.note = cpu.note = str(exc)
     finally:
         for server in servers:
             server.stop()
-    return [rps, p50, model]
+    return [rps, cpu, p50, model]
 
 
 def _cifar(scenario: Scenario, bundle: Path, workdir: Path, pairs: int,

@@ -55,7 +55,8 @@ FULL = {"scenarios": "iris,cifar,synthetic,synthetic16", "targets": "sweep",
         "concurrency": "1,4,16,64,256", "duration": 5.0, "warmup": 2.0, "runs": 3,
         "open_loop": True, "install": True,
         "footprint": True, "cold_starts": 5, "memory_requests": "1000,100000",
-        "import_runs": 15, "pairs": 5, "plots": str(HERE.parent / "docs" / "img"), "output": "serving_sweep"}
+        "import_runs": 15, "pairs": 5, "plots": str(HERE.parent / "docs" / "img"),
+        "output": "serving_sweep"}
 QUICK = {**FULL, "plots": str(HERE / "results" / "img"), "output": "serving_sweep_quick",
          "scenarios": "iris", "targets": "quick", "concurrency": "1,64", "duration": 2.0,
          "warmup": 1.0, "runs": 1, "open_loop": False, "install": False, "cold_starts": 3,
