@@ -25,10 +25,14 @@ demo: setup
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# Bytecode compiled once up front: the suite starts many servers, and with
+# PYTHONDONTWRITEBYTECODE set each would compile bentonb again.
 test: setup system-deps lint
+	$(BIN)/python -m compileall -q bentonb
 	$(BIN)/python -m pytest
 
 test-fast: setup lint
+	$(BIN)/python -m compileall -q bentonb
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup
