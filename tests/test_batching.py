@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pandas as pd
 import pytest
 import requests
@@ -107,6 +108,27 @@ def test_latency_model_fits_a_line():
     flat = LatencyModel()
     flat.record(4, 0.008)
     assert flat.estimate(8) == pytest.approx(0.016)
+
+
+def test_latency_model_fits_the_window_of_recent_batches_as_they_come_and_go():
+    rng = np.random.default_rng(7)
+    model = LatencyModel(window=16)
+    recent: list[tuple[int, float]] = []
+    for step in range(200):
+        # The model drifts: the fit must follow the last 16 batches only.
+        n = int(rng.integers(1, 64))
+        seconds = 0.001 + 0.0002 * n * (1 + step // 50) + float(rng.normal(0, 1e-5))
+        model.record(n, seconds)
+        recent = (recent + [(n, seconds)])[-16:]
+        ns, ts = np.array([r[0] for r in recent]), np.array([r[1] for r in recent])
+        a, b = np.polyfit(ns, ts, 1) if len(set(ns)) > 1 else (ts.sum() / ns.sum(), 0.0)
+        if a >= 0 and b >= 0:
+            assert (model.a, model.b) == pytest.approx((a, b), rel=1e-6, abs=1e-9), step
+    assert model.samples == 16
+    same = LatencyModel(window=4)
+    for _ in range(10):
+        same.record(8, 0.004)  # one size only: no overhead is known
+    assert (same.a, same.b, same.overhead) == pytest.approx((0.0005, 0.0, 0.004))
 
 
 def test_idle_dispatcher_starts_at_once_without_a_timer():
