@@ -515,3 +515,38 @@ def test_a_connection_waiting_past_the_header_timeout_is_closed_and_a_busy_one_i
         await server.close_all_connections()
 
     asyncio.run(main())
+
+
+def test_answers_leave_without_nagle_delay_and_the_flag_is_set_once_per_connection():
+    """TCP_NODELAY is on for every accepted connection before and after each answer
+    (Tornado would switch it on and off around each one), for the fast path and the
+    full handler alike."""
+    import asyncio
+    import socket
+
+    import tornado.web
+
+    from bentonb.server.connections import DrainingHTTPServer
+
+    class Hello(tornado.web.RequestHandler):
+        def get(self):
+            self.write("hi")
+
+    async def main():
+        server = DrainingHTTPServer(tornado.web.Application([("/", Hello)]))
+        [sock] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server.add_sockets([sock])
+        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        flags = []
+        for _ in range(3):
+            writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert (await reader.readuntil(b"hi")).startswith(b"HTTP/1.1 200")
+            [conn] = server._connections
+            flags.append(conn.stream.socket.getsockopt(socket.IPPROTO_TCP,
+                                                       socket.TCP_NODELAY))
+        assert flags == [1, 1, 1]
+        writer.close()
+        server.stop()
+        await server.close_all_connections()
+
+    asyncio.run(main())

@@ -20,6 +20,7 @@ from typing import Any
 from tornado import httputil
 from tornado.http1connection import HTTP1Connection, HTTP1ServerConnection
 from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
 
 
 def _close_after_answer(request_conn: HTTP1Connection) -> None:
@@ -54,6 +55,10 @@ class _Watched(httputil.HTTPMessageDelegate):
         self.delegate.on_connection_close()
 
 
+def _nodelay_kept(value: bool) -> None:
+    """A stream's ``set_nodelay``, once it is on for good (see ``handle_stream``)."""
+
+
 class DrainingHTTPServer(HTTPServer):
     """An ``HTTPServer`` whose :meth:`drain` ends every connection without losing an
     answer: idle ones close at once, busy ones after their answer."""
@@ -71,6 +76,14 @@ class DrainingHTTPServer(HTTPServer):
         #: Connections waiting for a request's headers, with the time they began to.
         self.waiting: dict[HTTP1ServerConnection, float] = {}
         self._sweep_due: asyncio.TimerHandle | None = None
+
+    def handle_stream(self, stream: IOStream, address: tuple) -> None:
+        # Every answer's headers and body leave in one write, so Nagle's algorithm has
+        # nothing to gather: TCP_NODELAY stays on, where Tornado would turn it on and off
+        # again around each answer (two system calls per request).
+        stream.set_nodelay(True)
+        stream.set_nodelay = _nodelay_kept  # type: ignore[method-assign]
+        super().handle_stream(stream, address)
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection
                       ) -> httputil.HTTPMessageDelegate:

@@ -194,6 +194,8 @@ class RequestGuard:
         if not header:
             return True  # HTTP/1.0 without Host: not a browser
         host, _ = split_host(header)
+        if host in self.hosts:
+            return True
         if self.wildcard and _is_ip(host):
             return True  # an IP address cannot be rebound by DNS
         return any(_matches(host, p) for p in self.hosts)
