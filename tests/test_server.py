@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.handlers
 
 import numpy as np
 import pytest
@@ -319,5 +320,29 @@ def test_json_log_format(capfd):
         assert record["logger"] == "bentonb.access" and record["status"] == 200
         assert record["request_id"] == "r1" and record["message"] == "GET / 200"
     finally:
+        logging.getLogger("bentonb").handlers.clear()
+        logging.getLogger("bentonb").propagate = True
+
+
+def test_access_lines_are_written_in_order_and_reach_handlers_added_later(capfd):
+    from bentonb.server.logs import ACCESS, access_entry, configure_logging, flush_logs
+
+    configure_logging("text")
+    added = logging.handlers.BufferingHandler(100)
+    try:
+        for status in (200, 400, 503):
+            access_entry("POST", "/predict?x=1", status, 1.25, "127.0.0.1", f"r{status}")
+        flush_logs()
+        lines = capfd.readouterr().err.strip().splitlines()
+        assert [line.split(" INFO ", 1)[1] for line in lines] == [
+            f"bentonb.access POST /predict?x=1 {s} 1.2ms" for s in (200, 400, 503)]
+        ACCESS.addHandler(added)  # an operator's own handler: lines go through logging
+        access_entry("GET", "/readyz", 200, 0.5, None, "r4")
+        flush_logs()
+        assert [(r.getMessage(), r.request_id, r.path) for r in added.buffer] == [
+            ("GET /readyz 200 0.5ms", "r4", "/readyz")]
+        assert capfd.readouterr().err.strip().endswith("bentonb.access GET /readyz 200 0.5ms")
+    finally:
+        ACCESS.removeHandler(added)
         logging.getLogger("bentonb").handlers.clear()
         logging.getLogger("bentonb").propagate = True

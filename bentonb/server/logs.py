@@ -57,12 +57,15 @@ class _EnqueueHandler(logging.handlers.QueueHandler):
 
 
 _listener: logging.handlers.QueueListener | None = None
+#: The handler that writes bentonb's logs, and the one the "bentonb" logger hands
+#: records to (see :func:`_drain_lines`); set by :func:`configure_logging`.
+_output: tuple[logging.Handler, logging.Handler] | None = None
 
 
 def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     """Send bentonb's logs to stderr in ``text`` or ``json`` format, written by a
     background thread."""
-    global _listener
+    global _listener, _output
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -77,6 +80,7 @@ def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     root.handlers[:] = [_EnqueueHandler(records)]
     root.setLevel(level)
     root.propagate = False
+    _output = (handler, root.handlers[0])
 
 
 #: Info lines waiting for the writer thread (access and prediction logs): appended by
@@ -104,17 +108,47 @@ def _write_lines() -> None:
         _drain_lines()
 
 
+def _only_to(logger: logging.Logger, enqueue: logging.Handler) -> bool:
+    """Whether ``logger``'s records reach nothing but bentonb's own queue: no handler or
+    filter of its own, and the "bentonb" logger's handlers as configure_logging set them."""
+    return not logger.handlers and not logger.filters and logger.propagate and \
+        logger.parent is not None and logger.parent.handlers == [enqueue] and \
+        not logger.parent.filters
+
+
 def _drain_lines() -> None:
+    """Write out the info lines noted so far. Lines whose loggers lead only to
+    bentonb's own output are formatted here and written in one piece (no queue hop to
+    the writer thread and one write per batch, not per line); any other goes through
+    its logger, to whatever handlers were added."""
+    output, direct, text = _output, {}, []
     while True:
         try:
             created, logger, message, args, extra = _lines.popleft()
         except IndexError:
-            return
+            break
         record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, args,
                                    None, extra=extra)
         record.created, record.msecs = created, (created % 1) * 1000
         record.relativeCreated = (created - logging._startTime) * 1000
-        logger.handle(record)
+        plain = direct.get(logger)
+        if plain is None:
+            plain = direct[logger] = output is not None and _only_to(logger, output[1])
+        if plain:
+            text.append(output[0].format(record))
+            last = record
+        else:
+            logger.handle(record)
+    if text:
+        handler = output[0]
+        handler.acquire()
+        try:
+            handler.stream.write("\n".join(text) + "\n")
+            handler.flush()
+        except Exception:  # noqa: BLE001 - as logging does: a broken stderr stops no request
+            handler.handleError(last)
+        finally:
+            handler.release()
 
 
 def access_entry(method: str, uri: str, status: int, ms: float, remote: str | None,
