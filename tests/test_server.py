@@ -325,9 +325,22 @@ def test_json_log_format(capfd):
 
 
 def test_access_lines_are_written_in_order_and_reach_handlers_added_later(capfd):
+    from bentonb.server import logs
     from bentonb.server.logs import ACCESS, access_entry, configure_logging, flush_logs
 
     configure_logging("text")
+    stream = logs._output[0].stream
+    writes = []
+
+    class Counted:
+        def write(self, text):
+            writes.append(text)
+            return stream.write(text)
+
+        def flush(self):
+            stream.flush()
+
+    logs._output[0].stream = Counted()
     added = logging.handlers.BufferingHandler(100)
     try:
         for status in (200, 400, 503):
@@ -336,6 +349,7 @@ def test_access_lines_are_written_in_order_and_reach_handlers_added_later(capfd)
         lines = capfd.readouterr().err.strip().splitlines()
         assert [line.split(" INFO ", 1)[1] for line in lines] == [
             f"bentonb.access POST /predict?x=1 {s} 1.2ms" for s in (200, 400, 503)]
+        assert len(writes) == 1  # the batch in one piece
         ACCESS.addHandler(added)  # an operator's own handler: lines go through logging
         access_entry("GET", "/readyz", 200, 0.5, None, "r4")
         flush_logs()
@@ -343,6 +357,27 @@ def test_access_lines_are_written_in_order_and_reach_handlers_added_later(capfd)
             ("GET /readyz 200 0.5ms", "r4", "/readyz")]
         assert capfd.readouterr().err.strip().endswith("bentonb.access GET /readyz 200 0.5ms")
     finally:
+        logs._output[0].stream = stream
         ACCESS.removeHandler(added)
         logging.getLogger("bentonb").handlers.clear()
         logging.getLogger("bentonb").propagate = True
+
+
+def test_a_refused_request_is_one_bounded_warning_line_whatever_the_message():
+    from bentonb.errors import BadInput
+    from bentonb.server.logs import ONE_LINE_CHARS, PREDICTION, log_call
+
+    seen = logging.handlers.BufferingHandler(10)
+    PREDICTION.addHandler(seen)
+    try:
+        error = BadInput("column 'a'\r\nFAKE 200 line")
+        error.__cause__ = ValueError("x" * 5000 + "\nmore")
+        log_call("predict", ["r1"], 1, 0.001, [(False, error)])
+    finally:
+        PREDICTION.removeHandler(seen)
+    [record] = [r for r in seen.buffer if r.levelno == logging.WARNING]
+    message = record.getMessage()
+    assert "\n" not in message and "\r" not in message and record.exc_info is None
+    assert message.startswith("predict refused request r1 (400): column 'a'\\r\\nFAKE 200 line"
+                              " (the API raised ValueError: xxx")
+    assert len(message) < 2 * ONE_LINE_CHARS

@@ -517,10 +517,9 @@ def test_a_connection_waiting_past_the_header_timeout_is_closed_and_a_busy_one_i
     asyncio.run(main())
 
 
-def test_answers_leave_without_nagle_delay_and_the_flag_is_set_once_per_connection():
-    """TCP_NODELAY is on for every accepted connection before and after each answer
-    (Tornado would switch it on and off around each one), for the fast path and the
-    full handler alike."""
+def test_answers_leave_without_nagle_delay_on_every_connection():
+    """TCP_NODELAY stays on after each answer of a kept-alive connection (Tornado would
+    switch it off after each one, and on again before the next answer)."""
     import asyncio
     import socket
 

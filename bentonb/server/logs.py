@@ -110,45 +110,60 @@ def _write_lines() -> None:
 
 def _only_to(logger: logging.Logger, enqueue: logging.Handler) -> bool:
     """Whether ``logger``'s records reach nothing but bentonb's own queue: no handler or
-    filter of its own, and the "bentonb" logger's handlers as configure_logging set them."""
-    return not logger.handlers and not logger.filters and logger.propagate and \
-        logger.parent is not None and logger.parent.handlers == [enqueue] and \
-        not logger.parent.filters
+    filter of its own, enabled, and the "bentonb" logger as configure_logging set it
+    (its one handler, no filter, not propagating further)."""
+    parent = logger.parent
+    return not logger.handlers and not logger.filters and not logger.disabled and \
+        logger.propagate and parent is not None and parent.handlers == [enqueue] and \
+        not parent.filters and not parent.disabled and not parent.propagate
+
+
+#: Held while lines are taken and written: whoever drains (the lines thread, a flush,
+#: the exit) returns only once every line taken before it is out, in order.
+_draining = threading.Lock()
 
 
 def _drain_lines() -> None:
     """Write out the info lines noted so far. Lines whose loggers lead only to
     bentonb's own output are formatted here and written in one piece (no queue hop to
     the writer thread and one write per batch, not per line); any other goes through
-    its logger, to whatever handlers were added."""
-    output, direct, text = _output, {}, []
-    while True:
-        try:
-            created, logger, message, args, extra = _lines.popleft()
-        except IndexError:
-            break
-        record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, args,
-                                   None, extra=extra)
-        record.created, record.msecs = created, (created % 1) * 1000
-        record.relativeCreated = (created - logging._startTime) * 1000
-        plain = direct.get(logger)
-        if plain is None:
-            plain = direct[logger] = output is not None and _only_to(logger, output[1])
-        if plain:
-            text.append(output[0].format(record))
-            last = record
-        else:
-            logger.handle(record)
-    if text:
-        handler = output[0]
-        handler.acquire()
-        try:
-            handler.stream.write("\n".join(text) + "\n")
-            handler.flush()
-        except Exception:  # noqa: BLE001 - as logging does: a broken stderr stops no request
-            handler.handleError(last)
-        finally:
-            handler.release()
+    its logger, to whatever handlers were added. A line that cannot be formatted is
+    reported as logging reports it, and the others are written."""
+    with _draining:
+        output, direct, text, last = _output, {}, [], None
+        while True:
+            try:
+                created, logger, message, args, extra = _lines.popleft()
+            except IndexError:
+                break
+            record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, message,
+                                       args, None, extra=extra)
+            record.created, record.msecs = created, (created % 1) * 1000
+            record.relativeCreated = (created - logging._startTime) * 1000
+            plain = direct.get(logger)
+            if plain is None:
+                plain = direct[logger] = output is not None and _only_to(logger, output[1])
+            if not plain:
+                logger.handle(record)
+                continue
+            try:
+                text.append(output[0].format(record))
+                last = record
+            except Exception:  # noqa: BLE001 - as logging does: one bad line stops no other
+                output[0].handleError(record)
+        if text:
+            _write_all(output[0], text, last)
+
+
+def _write_all(handler: logging.Handler, text: list[str], last: logging.LogRecord) -> None:
+    handler.acquire()  # the writer thread may be writing an error line
+    try:
+        handler.stream.write("\n".join(text) + "\n")
+        handler.flush()
+    except Exception:  # noqa: BLE001 - as logging does: a broken stderr stops no request
+        handler.handleError(last)
+    finally:
+        handler.release()
 
 
 def access_entry(method: str, uri: str, status: int, ms: float, remote: str | None,
@@ -173,11 +188,23 @@ def flush_logs() -> None:
 def stop_logging() -> None:
     """Write out every queued record and stop the writer (at exit, or before a worker
     process ends)."""
-    global _listener
+    global _listener, _output
     _drain_lines()
+    _output = None  # lines noted from now on go through logging
     if _listener is not None:
         _listener.stop()
         _listener = None
+
+
+#: Characters of a client-caused message kept in its warning line.
+ONE_LINE_CHARS = 500
+
+
+def _one_line(text: str) -> str:
+    """``text`` as one line of bounded length: a message that echoes a client's input
+    can neither start a line of its own in the log nor fill it."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= ONE_LINE_CHARS else text[:ONE_LINE_CHARS] + "..."
 
 
 def log_call(api: str, request_ids: Sequence[str | None], items: int, seconds: float,
@@ -192,8 +219,10 @@ def log_call(api: str, request_ids: Sequence[str | None], items: int, seconds: f
         if isinstance(err, BentonbError) and err.status_code < 500:
             cause = err.__cause__
             PREDICTION.warning("%s refused request %s (%d): %s%s", api, rid, err.status_code,
-                               err, f" (the API raised {type(cause).__name__}: {cause})"
-                               if cause is not None else "", extra=extra)
+                               _one_line(str(err)),
+                               f" (the API raised {type(cause).__name__}: "
+                               f"{_one_line(str(cause))})" if cause is not None else "",
+                               extra=extra)
         else:
             PREDICTION.error("%s failed for request %s", api, rid, exc_info=err, extra=extra)
         err.__bentonb_logged__ = True
