@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ceilings
 import load
@@ -51,8 +52,7 @@ class Pairs:
         return statistics.median(self.ratios) if self.ratios else None
 
 
-def alternate(pairs: int, a: Callable[[], float],
-              b: Callable[[], float]) -> list[tuple[float, float]]:
+def alternate(pairs: int, a: Callable[[], Any], b: Callable[[], Any]) -> list[tuple[Any, Any]]:
     """``pairs`` measures of a and b in turn, b first in every other pair."""
     taken = []
     for number in range(pairs):
@@ -112,23 +112,23 @@ def _iris(scenario: Scenario, bundle: Path, workdir: Path, pairs: int,
         for server in servers:
             load.wrk(server.url, scenario.body(server.body_kind), 2, 64, workdir)
 
-        cpu_us: dict[int, list[float]] = {id(ours): [], id(echo): []}
-
-        def run(server: targets.Server, connections: int, key: str) -> Callable[[], float]:
+        def measured(server: targets.Server, connections: int) -> Callable[[], dict]:
+            """One wrk run against ``server``, with its CPU µs per answered request."""
             body = scenario.body(server.body_kind)
 
-            def once() -> float:
+            def once() -> dict:
                 used = server.cpu_seconds()
                 answer = load.wrk(server.url, body, seconds, connections, workdir)
-                if connections == 64 and answer["requests"]:
-                    cpu_us[id(server)].append((server.cpu_seconds() - used)
-                                              / answer["requests"] * 1e6)
-                return answer[key]
+                answer["cpu_us"] = ((server.cpu_seconds() - used)
+                                    / max(1, answer["requests"]) * 1e6)
+                return answer
             return once
 
-        rps.pairs = alternate(pairs, run(ours, 64, "rps"), run(echo, 64, "rps"))
-        cpu.pairs = list(zip(cpu_us[id(echo)], cpu_us[id(ours)]))
-        p50.pairs = alternate(pairs, run(ours, 1, "p50"), run(echo, 1, "p50"))
+        busy = alternate(pairs, measured(ours, 64), measured(echo, 64))
+        rps.pairs = [(a["rps"], b["rps"]) for a, b in busy]
+        cpu.pairs = [(b["cpu_us"], a["cpu_us"]) for a, b in busy]
+        lone = alternate(pairs, measured(ours, 1), measured(echo, 1))
+        p50.pairs = [(a["p50"], b["p50"]) for a, b in lone]
         model.pairs = [(model_call_ms(), echo_p50) for _, echo_p50 in p50.pairs]
     except (targets.Unavailable, OSError) as exc:
         rps.note = p50.note = model.note = cpu.note = str(exc)
