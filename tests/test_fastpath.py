@@ -7,18 +7,37 @@ body, and the headers a client reads.
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from helpers import wait_until
+from PIL import Image
 
 import bentonb
-from bentonb.adapters import DataframeInput, JsonInput
+from bentonb.adapters import DataframeInput, ImageInput, JsonInput
 
 KEY = "k" * 16
+
+
+class ThreadNotingImageInput(ImageInput):
+    """ImageInput noting the thread each request is decoded on."""
+
+    threads: list[str] = []
+
+    def parse_http(self, request):
+        type(self).threads.append(threading.current_thread().name)
+        return super().parse_http(request)
+
+
+def png(width: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, 3), (0, 128, 255)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 class Doubler(bentonb.BentoService):
@@ -44,6 +63,10 @@ class Doubler(bentonb.BentoService):
     @bentonb.api(input=JsonInput())
     def single(self, body):
         return {"got": body}
+
+    @bentonb.api(input=ThreadNotingImageInput(), batch=True)
+    def width(self, images):
+        return [{"width": image.shape[1]} for image in images]
 
 
 def both_ways(url: str, body: bytes, **headers: str) -> tuple[requests.Response, ...]:
@@ -83,6 +106,9 @@ CASES = [
     ("total", b"a,b\n1,2\n3,4\n", {"Content-Type": "text/csv"}, 200),
     ("single", b'"hi"', {"Content-Type": "application/json"}, 200),
     ("single", b"\xff\xfe", {"Content-Type": "application/json"}, 400),
+    ("width", png(5), {"Content-Type": "image/png"}, 200),
+    ("width", b"\x89PNG not really", {"Content-Type": "image/png"}, 400),
+    ("width", b'{"n": 1}', {"Content-Type": "application/json"}, 415),
 ]
 
 
@@ -172,8 +198,6 @@ def test_a_client_gone_before_its_turn_is_never_seen_by_the_model(serve):
 
 
 def test_many_concurrent_clients_each_get_their_own_answer(serve):
-    from concurrent.futures import ThreadPoolExecutor
-
     server = serve(Doubler())
     url = f"{server.url}/double"
     with ThreadPoolExecutor(32) as pool:
@@ -181,6 +205,23 @@ def test_many_concurrent_clients_each_get_their_own_answer(serve):
                                 range(300)))
     assert answers == [{"double": 2 * n} for n in range(300)]
     assert server.app.answered_fast == 300
+
+
+def test_images_are_decoded_on_the_parse_threads_and_each_answered_in_its_own_request(serve):
+    server = serve(Doubler())
+    url = f"{server.url}/width"
+    ThreadNotingImageInput.threads.clear()
+
+    def ask(width: int) -> dict:
+        return requests.post(url, data=png(width), headers={"Content-Type": "image/png"},
+                             timeout=10).json()
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(ask, range(1, 201)))
+    assert answers == [{"width": w} for w in range(1, 201)]
+    assert server.app.answered_fast == 200
+    threads = set(ThreadNotingImageInput.threads)
+    assert threads and all(name.startswith("bentonb-parse-") for name in threads), threads
 
 
 @pytest.mark.parametrize("origin", [False, True], ids=["fast", "full"])

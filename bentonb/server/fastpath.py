@@ -30,6 +30,7 @@ from bentonb.server.predict import (
     error_body,
     http_request,
     parse_request,
+    parse_threads,
     parses_off_loop,
     timeout_message,
 )
@@ -143,14 +144,47 @@ class FastPredict(httputil.HTTPMessageDelegate):
                                httputil.parse_qs_bytes(query, keep_blank_values=True)
                                if query else {}, self.app.state.limits)
         adapter = self.api.input_adapter
-        if parses_off_loop(adapter, request) or not hasattr(self.runner, "enqueue"):
+        if not hasattr(self.runner, "enqueue"):
             self.task = loop.create_task(self._answer(request))
             return
-        # The common case takes no task: parse here, queue for the batcher, and
-        # answer from the callback of the batch's result.
+        # A batch API takes no task: parse (here, or on a parse thread for a heavy
+        # body), queue for the batcher, and answer from the callback of the batch's
+        # result.
+        if parses_off_loop(adapter, request):
+            parse_threads().call_soon(self._parse_on_thread, loop, adapter, request)
+            return
         try:
             value = adapter.parse_http(request)
-            self.pending = self.runner.enqueue(value, count_items(adapter, value), self.rid)
+            count = count_items(adapter, value)
+        except Exception as exc:  # noqa: BLE001 - answered as ApiHandler answers it
+            self._fail(exc)
+            return
+        self._enqueue(value, count)
+
+    def _parse_on_thread(self, loop: asyncio.AbstractEventLoop, adapter: Any,
+                         request: Any) -> None:
+        """On a parse thread: parse, then hand the value (or the error) to the loop."""
+        try:
+            value = adapter.parse_http(request)
+            parsed: tuple = (value, count_items(adapter, value), None)
+        except BaseException as exc:  # noqa: BLE001 - even SystemExit: the request is answered
+            parsed = (None, 0, exc)
+        try:
+            loop.call_soon_threadsafe(self._parsed, *parsed)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits any more
+
+    def _parsed(self, value: Any, count: int, exc: BaseException | None) -> None:
+        if self.done:
+            return  # the client went away or the request timed out meanwhile
+        if exc is not None:
+            self._fail(exc)
+        else:
+            self._enqueue(value, count)
+
+    def _enqueue(self, value: Any, count: int) -> None:
+        try:
+            self.pending = self.runner.enqueue(value, count, self.rid)
         except Exception as exc:  # noqa: BLE001 - answered as ApiHandler answers it
             self._fail(exc)
             return

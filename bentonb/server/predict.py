@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,7 @@ import tornado.web
 
 from bentonb.adapters.base import HttpRequest, RequestLimits
 from bentonb.errors import BadInput, BentonbError, Overloaded
+from bentonb.server.direct import ModelThreads
 from bentonb.server.guards import api_key_given
 from bentonb.server.handlers import LOADING, BaseHandler
 from bentonb.server.logs import PREDICTION
@@ -71,11 +73,23 @@ def parses_off_loop(adapter: Any, request: HttpRequest) -> bool:
     return adapter.heavy_parse or len(request.body) > PARSE_OFF_LOOP_BYTES
 
 
+_parsers: ModelThreads | None = None
+
+
+def parse_threads() -> ModelThreads:
+    """The threads that parse heavy bodies (decode images) off the loop, one per core,
+    shared by every API and server of the process (started on first use)."""
+    global _parsers
+    if _parsers is None:
+        _parsers = ModelThreads(os.cpu_count() or 1, "bentonb-parse")
+    return _parsers
+
+
 async def parse_request(adapter: Any, request: HttpRequest) -> tuple[Any, int]:
     """A request's value and item count, parsed off the loop when :func:`parses_off_loop`."""
     if parses_off_loop(adapter, request):
-        value = await asyncio.get_running_loop().run_in_executor(None, adapter.parse_http,
-                                                                 request)
+        value = await asyncio.get_running_loop().run_in_executor(parse_threads(),
+                                                                 adapter.parse_http, request)
     else:
         value = adapter.parse_http(request)
     return value, count_items(adapter, value)
