@@ -123,7 +123,12 @@ def test_port_from_environment_and_json_logs(slow_bundle):
                           headers={"X-Request-Id": "req-42"})
         assert r.status_code == 200
         assert server.stop() == 0
-    records = [json.loads(line) for line in server.output.splitlines() if line.startswith("{")]
+    # Every line is a JSON record, the start-up lines too (with their fields).
+    records = [json.loads(line) for line in server.output.splitlines() if line.strip()]
+    started = [r for r in records if r["message"].startswith("bentonb serving ")]
+    assert started[0]["url"] == server.url and started[0]["workers"] == 1
+    assert started[0]["service"].startswith("SlowService:")
+    assert any(r["message"].startswith("try: curl") for r in records)
     access = [r for r in records if r["logger"] == "bentonb.access" and r["path"] == "/pid"]
     assert access and access[0]["status"] == 200 and access[0]["request_id"] == "req-42"
     prediction = [r for r in records if r["logger"] == "bentonb.prediction"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -130,10 +131,20 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
     from bentonb.sdk.target import load_target, module_target
     from bentonb.server.app import MB, ServerConfig, choose_api_key, exposure_warning
     from bentonb.server.guards import host_pattern
-    from bentonb.server.logs import configure_logging
+    from bentonb.server.logs import SERVER, configure_logging
     from bentonb.server.runner import local_url, run_server
 
     configure_logging(log_format)
+
+    def say(message: str, warning: bool = False, **fields: Any) -> None:
+        """A start-up line: as it is on stderr, or a log record of its own (with
+        ``fields``) when the logs are JSON, so that every line of stderr parses."""
+        if log_format == "json":
+            SERVER.log(logging.WARNING if warning else logging.INFO, "%s", message,
+                       extra=fields)
+        else:
+            click.echo(message, err=True)
+
     if (address or ctx.get_parameter_source("replicas") == click.core.ParameterSource.COMMANDLINE) \
             and not on_ray:
         raise click.UsageError("--address and --replicas deploy to Ray Serve: add --ray")
@@ -189,27 +200,28 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
     def listening() -> None:
         warning = exposure_warning(config)  # names the bound port, also for --port 0
         if warning:
-            click.echo(warning, err=True)
-        click.echo(f"bentonb listening at {local_url(host, config.port)}; loading {target}",
-                   err=True)
+            say(warning, warning=True)
+        url = local_url(host, config.port)
+        say(f"bentonb listening at {url}; loading {target}", url=url)
 
     def ready(service: Any) -> None:
         url = local_url(host, config.port)  # the bound port, also for --port 0
-        click.echo(f"bentonb serving {service.tag or service.name} at {url} "
-                   f"({workers} worker{'s' if workers > 1 else ''}); docs: {url}/docs",
-                   err=True)
+        tag = str(service.tag or service.name)
+        say(f"bentonb serving {tag} at {url} "
+            f"({workers} worker{'s' if workers > 1 else ''}); docs: {url}/docs",
+            url=url, service=tag, workers=workers)
         if tunnels:
             url = tunnels[0].public_url
-            click.echo(f"public URL: {url}", err=True)
+            say(f"public URL: {url}", public_url=url)
         # A key of the user's own is never echoed: it came from the environment or a file.
         own_key = bool(key) and choice != "auto"
         if key and not own_key:
-            click.echo(f"API key: {key}", err=True)
+            say(f"API key: {key}")
         if service.inference_apis:
             command = curl_command(service.inference_apis[0], url,
                                    api_key=None if own_key else key,
                                    api_key_env="BENTONB_API_KEY" if own_key else None)
-            click.echo(f"try: {command}", err=True)
+            say(f"try: {command}")
 
     try:
         code = run_server(load, config, workers, ready, listening,
