@@ -3,6 +3,8 @@ condition with a deadline, and ``bentonb serve`` processes on a port the OS pick
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import signal
@@ -11,7 +13,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +37,24 @@ def wait_until(condition: Callable[[], T], timeout: float, interval: float = 0.0
             text = message() if callable(message) else message
             raise AssertionError(f"timed out after {timeout:g} s waiting for {text}")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def records_of(name: str, level: int = logging.INFO) -> Iterator[list[logging.LogRecord]]:
+    """The records logger ``name`` emits inside the block, caught by a handler on that
+    logger itself (whatever propagates where), at ``level`` and above."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(min(level, logger.getEffectiveLevel()))
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
 
 
 def run_python(code: str, cwd: Path | None = None, timeout: float = 180) -> str:

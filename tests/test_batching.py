@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from helpers import wait_until
+from helpers import records_of, wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +27,7 @@ from bentonb.server.batching import (
     LatencyModel,
     MicroBatchDispatcher,
 )
-from bentonb.server.direct import DirectRunner
+from bentonb.server.direct import DirectRunner, ModelThreads
 from bentonb.server.logs import flush_logs
 
 
@@ -332,23 +332,21 @@ def _percentile(latencies: list[float], q: float) -> float:
     return latencies[max(0, int(len(latencies) * q) - 1)]
 
 
-def _hammer_timed_by_the_server(server, payloads: list, caplog) -> tuple[list, list[float]]:
+def _hammer_timed_by_the_server(server, payloads: list) -> tuple[list, list[float]]:
     """Load from another process; also each answered request's seconds as the server
     timed it (from its access log), which the load generator's own churn on this
     shared machine does not stretch."""
     url = f"{server.url}/double"
     hammer(url, [{"id": i} for i in range(8)], workers=1)  # warm-up
-    with caplog.at_level(logging.INFO, logger="bentonb.access"):
-        flush_logs()  # the warm-up's lines are not counted
-        caplog.clear()
+    flush_logs()  # the warm-up's lines, and earlier tests', are not counted
+    with records_of("bentonb.access") as records:
         results = hammer_from_another_process(url, payloads, workers=48)
         flush_logs()
-        served = [r.latency_ms / 1000 for r in caplog.records
-                  if r.name == "bentonb.access" and r.status == 200 and r.path == "/double"]
+    served = [r.latency_ms / 1000 for r in records if r.status == 200 and r.path == "/double"]
     return results, served
 
 
-def test_overload_is_shed_with_503_and_accepted_requests_stay_in_bound(serve, caplog):
+def test_overload_is_shed_with_503_and_accepted_requests_stay_in_bound(serve):
     # Capacity ~ 4 items per 90 ms = 44 req/s; 48 closed-loop clients ask for far more.
     # With the bound, accepted requests finish in about the bound (250 ms); without it,
     # each waits behind the whole queue (~48/44 s). The server's own timings (access
@@ -357,8 +355,7 @@ def test_overload_is_shed_with_503_and_accepted_requests_stay_in_bound(serve, ca
     bound = 0.25
     svc = Recorder(delay=0.086, per_item=0.001)
     server = serve(svc, mb_max_batch_size=4, mb_max_latency=bound * 1000)
-    results, served = _hammer_timed_by_the_server(
-        server, [{"id": i} for i in range(600)], caplog)
+    results, served = _hammer_timed_by_the_server(server, [{"id": i} for i in range(600)])
     statuses = [status for status, _, _, _ in results]
     assert set(statuses) <= {200, 503}
     shed = [(headers, body) for status, headers, body, _ in results if status == 503]
@@ -377,8 +374,8 @@ def test_overload_is_shed_with_503_and_accepted_requests_stay_in_bound(serve, ca
 
     unbounded = serve(Recorder(delay=0.086, per_item=0.001), mb_max_batch_size=4,
                       mb_max_latency=120_000)
-    queued, served_queued = _hammer_timed_by_the_server(
-        unbounded, [{"id": i} for i in range(400)], caplog)
+    queued, served_queued = _hammer_timed_by_the_server(unbounded,
+                                                        [{"id": i} for i in range(400)])
     assert {status for status, _, _, _ in queued} == {200}
     p99, p99_queued = _percentile(served, 0.99), _percentile(served_queued, 0.99)
     assert p99 < 2 * bound and p99 < 0.5 * p99_queued, \
@@ -386,6 +383,22 @@ def test_overload_is_shed_with_503_and_accepted_requests_stay_in_bound(serve, ca
     p50 = _percentile([t for _, t in ok], 0.5)
     p50_queued = _percentile([t for _, _, _, t in queued], 0.5)
     assert p50 < 0.5 * p50_queued, f"clients' p50 {p50:.3f}s vs {p50_queued:.3f}s"
+
+
+def test_a_call_that_raises_on_a_model_thread_is_logged_and_the_thread_goes_on():
+    threads = ModelThreads(1, "bentonb-test")
+    done = threading.Event()
+
+    def boom():
+        raise RuntimeError("boom")
+
+    with records_of("bentonb.server", logging.ERROR) as records:
+        threads.call_soon(boom)
+        threads.call_soon(done.set)  # the same (only) thread runs it after boom
+        assert done.wait(5)
+    threads.shutdown()
+    assert [r.getMessage() for r in records] == ["boom raised on a model thread"]
+    assert records[0].exc_info[0] is RuntimeError
 
 
 def test_a_poison_request_fails_alone(serve):

@@ -34,6 +34,18 @@ class ThreadNotingImageInput(ImageInput):
         return super().parse_http(request)
 
 
+class GatedImageInput(ImageInput):
+    """ImageInput whose decoding waits for ``gate``, counting the bodies it parses."""
+
+    gate = threading.Event()
+    parsed = 0
+
+    def parse_http(self, request):
+        type(self).parsed += 1
+        type(self).gate.wait(10)
+        return super().parse_http(request)
+
+
 def png(width: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, 3), (0, 128, 255)).save(buf, format="PNG")
@@ -66,6 +78,10 @@ class Doubler(bentonb.BentoService):
 
     @bentonb.api(input=ThreadNotingImageInput(), batch=True)
     def width(self, images):
+        return [{"width": image.shape[1]} for image in images]
+
+    @bentonb.api(input=GatedImageInput(), batch=True)
+    def gated(self, images):
         return [{"width": image.shape[1]} for image in images]
 
 
@@ -222,6 +238,36 @@ def test_images_are_decoded_on_the_parse_threads_and_each_answered_in_its_own_re
     assert server.app.answered_fast == 200
     threads = set(ThreadNotingImageInput.threads)
     assert threads and all(name.startswith("bentonb-parse-") for name in threads), threads
+
+
+def test_images_answered_before_their_turn_to_decode_are_never_decoded(serve):
+    from bentonb.server.predict import MAX_PARSE_THREADS
+
+    server = serve(Doubler(), timeout=1)
+    GatedImageInput.gate.clear()
+    GatedImageInput.parsed = 0
+    requests_sent = MAX_PARSE_THREADS + 12
+
+    def ask(width: int) -> int:
+        return requests.post(f"{server.url}/gated", data=png(width),
+                             headers={"Content-Type": "image/png"}, timeout=10).status_code
+
+    # Every parse thread is held by a decode; the other images wait for a thread and
+    # time out meanwhile.
+    with ThreadPoolExecutor(requests_sent) as pool:
+        statuses = list(pool.map(ask, range(1, requests_sent + 1)))
+    assert statuses == [504] * requests_sent
+    GatedImageInput.gate.set()
+    state = server.app.state
+    wait_until(lambda: state.in_flight == 0, 5, message="the requests to be counted out")
+    # One more image, parsed after every body queued before it (the threads take them
+    # in order): only those a thread had begun before their answer were decoded.
+    last = requests.post(f"{server.url}/gated", data=png(7),
+                         headers={"Content-Type": "image/png"}, timeout=10)
+    assert last.json() == {"width": 7}, last.text
+    assert 1 < GatedImageInput.parsed <= MAX_PARSE_THREADS + 1
+    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert 'bentonb_requests_in_progress{api="gated"} 0.0' in metrics
 
 
 @pytest.mark.parametrize("origin", [False, True], ids=["fast", "full"])

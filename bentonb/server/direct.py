@@ -19,7 +19,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from bentonb.errors import Overloaded
-from bentonb.server.logs import log_call
+from bentonb.server.logs import SERVER, log_call
 
 #: What a runner reports to metrics: (event, value).
 MetricsHook = Callable[[str, float], None]
@@ -49,7 +49,7 @@ class ModelThreads(Executor):
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on a thread, with no future: ``fn`` reports its own
-        outcome (and must not raise)."""
+        outcome (what it lets escape is logged, and the thread goes on)."""
         if self._closed:
             raise RuntimeError("model threads are shut down")
         self._work.put((None, fn, args, {}))
@@ -58,7 +58,10 @@ class ModelThreads(Executor):
         while (item := self._work.get()) is not None:
             future, fn, args, kwargs = item
             if future is None:
-                fn(*args)
+                try:
+                    fn(*args)
+                except BaseException:  # noqa: BLE001 - the thread serves the next call
+                    SERVER.exception("%s raised on a model thread", getattr(fn, "__name__", fn))
                 continue
             if not future.set_running_or_notify_cancel():
                 continue

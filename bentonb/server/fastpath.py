@@ -163,7 +163,10 @@ class FastPredict(httputil.HTTPMessageDelegate):
 
     def _parse_on_thread(self, loop: asyncio.AbstractEventLoop, adapter: Any,
                          request: Any) -> None:
-        """On a parse thread: parse, then hand the value (or the error) to the loop."""
+        """On a parse thread: parse, then hand the value (or the error) to the loop. A
+        request answered meanwhile (timed out, its client gone) is not parsed."""
+        if self.done:
+            return
         try:
             value = adapter.parse_http(request)
             parsed: tuple = (value, count_items(adapter, value), None)

@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -73,16 +74,35 @@ def parses_off_loop(adapter: Any, request: HttpRequest) -> bool:
     return adapter.heavy_parse or len(request.body) > PARSE_OFF_LOOP_BYTES
 
 
+#: The process's parse threads (see :func:`parse_threads`), and the lock that starts them.
 _parsers: ModelThreads | None = None
+_parsers_lock = threading.Lock()
+#: How many parse threads at most, whatever the machine's size.
+MAX_PARSE_THREADS = 8
 
 
 def parse_threads() -> ModelThreads:
-    """The threads that parse heavy bodies (decode images) off the loop, one per core,
-    shared by every API and server of the process (started on first use)."""
+    """The threads that parse heavy bodies (decode images) off the loop: one per CPU
+    this process may run on, at least 2 (a large body does not hold up every image)
+    and at most MAX_PARSE_THREADS; shared by every API and server of the process,
+    started on first use (in a forked child, afresh: threads do not fork)."""
     global _parsers
     if _parsers is None:
-        _parsers = ModelThreads(os.cpu_count() or 1, "bentonb-parse")
+        with _parsers_lock:
+            if _parsers is None:
+                cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+                    else os.cpu_count() or 1
+                _parsers = ModelThreads(max(2, min(MAX_PARSE_THREADS, cpus)), "bentonb-parse")
     return _parsers
+
+
+def _forget_parse_threads() -> None:
+    global _parsers
+    _parsers = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parse_threads)
 
 
 async def parse_request(adapter: Any, request: HttpRequest) -> tuple[Any, int]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -46,7 +45,7 @@ def _child(serve: Serve, config: ServerConfig, index: int,
         # the second may land after the loop gave SIGINT back to Python: still a stop.
         pass
     except BaseException as exc:  # noqa: BLE001 - a child must never return
-        print(f"worker {index} failed: {exc}", file=sys.stderr)
+        SERVER.error("worker %d failed: %s", index, exc)
         code = WORKER_FAILED
     finally:
         stop_logging()
