@@ -138,7 +138,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int,
 
     def say(message: str, warning: bool = False, **fields: Any) -> None:
         """A start-up line: as it is on stderr, or a log record of its own (with
-        ``fields``) when the logs are JSON, so that every line of stderr parses."""
+        ``fields``) when the logs are JSON, so that it parses as the others do."""
         if log_format == "json":
             SERVER.log(logging.WARNING if warning else logging.INFO, "%s", message,
                        extra=fields)

@@ -97,8 +97,8 @@ def parse_threads() -> ModelThreads:
 
 
 def _forget_parse_threads() -> None:
-    global _parsers
-    _parsers = None
+    global _parsers, _parsers_lock
+    _parsers, _parsers_lock = None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
